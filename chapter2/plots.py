@@ -1,0 +1,44 @@
+"""Figures: saved as PNG, shown in a window only when asked (--show)."""
+
+from pathlib import Path
+
+import matplotlib
+
+_show = False
+
+
+def configure(show=False):
+    """Headless unless `show`: the Agg backend never needs a display."""
+    global _show
+    _show = bool(show)
+    if not _show:
+        matplotlib.use("Agg")
+
+
+def figure(*args, **kwargs):
+    import matplotlib.pyplot as plt
+
+    return plt.figure(*args, **kwargs)
+
+
+def subplots(*args, **kwargs):
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save(fig, path, show=None):
+    """Write `fig` as a PNG (atomically), then show or close it."""
+    import matplotlib.pyplot as plt
+
+    from chapter2.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    if _show if show is None else show:
+        plt.show()
+    else:
+        plt.close(fig)
+    print(f"wrote {path}")
+    return path

@@ -1,0 +1,33 @@
+"""Shared test helpers: run a script as a learner would, in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def script_env():
+    env = dict(os.environ)
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="-1",
+               PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def run_script(script, *args, cwd=None, timeout=300, input=None):
+    """Run ``python <script> args...`` from the repository; return the
+    CompletedProcess with text stdout/stderr."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *map(str, args)],
+        cwd=cwd or ROOT, env=script_env(), capture_output=True, text=True,
+        timeout=timeout, input=input,
+    )
+
+
+def error_line(proc):
+    """The last line of stderr (TensorFlow may print start-up notices before it)."""
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
