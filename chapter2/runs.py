@@ -79,7 +79,7 @@ class Run:
 
     def timing(self, history=None):
         history = self.history() if history is None else history
-        seconds = [row["seconds"] for row in history if "seconds" in row]
+        seconds = [row["epoch_seconds"] for row in history if "epoch_seconds" in row]
         timing = {"train_seconds": round(sum(seconds), 3), "epochs": len(history)}
         if seconds and getattr(self, "samples_per_epoch", None):
             steady = seconds[1:] or seconds  # the first epoch also builds and traces
@@ -123,7 +123,7 @@ class Run:
 
 class EpochGuard(keras.callbacks.Callback):
     """Stops with a clear message when the loss is NaN or infinite, and adds
-    the epoch's wall time to the logs (as ``seconds``) for history.csv."""
+    the epoch's wall time to the logs (as ``epoch_seconds``) for history.csv."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.perf_counter()
@@ -131,10 +131,9 @@ class EpochGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        logs["seconds"] = time.perf_counter() - self._t0
+        logs["epoch_seconds"] = time.perf_counter() - self._t0
         for key in ("loss", "val_loss"):
             if key in logs and not math.isfinite(float(logs[key])):
-                self.model.stop_training = True
                 raise TrainingDiverged(
                     f"{key} became {float(logs[key])} in epoch {epoch + 1}; training stopped "
                     "(try a lower learning rate or check the input data)")
