@@ -118,7 +118,7 @@ def _check_bounds(name, value, bound):
     low, high = bound
     values = value if isinstance(value, tuple) else (value,)
     for v in values:
-        if isinstance(v, bool):
+        if isinstance(v, (bool, str)):
             continue
         if low is not None and v < low:
             raise InputError(f"{flag_name(name)} must be at least {low}, got {_show(value)}")
@@ -180,7 +180,7 @@ def parse_args(namespace, argv=None, *, description=None, data=None, quick=None,
             values[name] = quick[name]
         else:
             values[name] = default
-        if isinstance(values[name], (int, float, tuple)):
+        if isinstance(values[name], (int, float, tuple)) and not isinstance(values[name], bool):
             _check_bounds(name, values[name], bounds.get(name, (0, None)))
     options = {k: v for k, v in vars(args).items() if k not in constants}
     return Config(values, options)

@@ -51,14 +51,15 @@ class Run:
         return self.backup.exists() and any(self.backup.iterdir())
 
     # -- training -------------------------------------------------------
-    def callbacks(self, samples_per_epoch=None, tensorboard=True, backup=True):
+    def callbacks(self, samples_per_epoch=None, tensorboard=True, backup=True, backup_every=1):
         """The callbacks every run uses, in the order they must run:
         the NaN guard and epoch timer first (so a diverged epoch is never
-        backed up), then BackupAndRestore, CSVLogger and TensorBoard."""
+        backed up), then BackupAndRestore (every `backup_every` epochs),
+        CSVLogger and TensorBoard."""
         self.samples_per_epoch = samples_per_epoch
         cbs = [EpochGuard()]
         if backup:
-            cbs.append(keras.callbacks.BackupAndRestore(str(self.backup), double_checkpoint=True))
+            cbs.append(PeriodicBackupAndRestore(str(self.backup), every=backup_every, double_checkpoint=True))
         cbs.append(keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True))
         if tensorboard:
             cbs.append(keras.callbacks.TensorBoard(log_dir=str(self.logs), profile_batch=0))
@@ -74,7 +75,8 @@ class Run:
             for row in csv.DictReader(fh):
                 if not row.get("epoch"):
                     continue
-                rows[int(row["epoch"])] = {k: _number(v) for k, v in row.items() if k != "epoch" and v != ""}
+                rows[int(row["epoch"])] = {k: _number(v) for k, v in row.items()
+                                           if k != "epoch" and v not in ("", "NA")}
         return [dict(epoch=e, **rows[e]) for e in sorted(rows)]
 
     def timing(self, history=None):
@@ -137,6 +139,23 @@ class EpochGuard(keras.callbacks.Callback):
                 raise TrainingDiverged(
                     f"{key} became {float(logs[key])} in epoch {epoch + 1}; training stopped "
                     "(try a lower learning rate or check the input data)")
+
+
+class PeriodicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore, saving every `every` epochs instead of every
+    epoch. For hundreds of epochs that each take milliseconds, writing the
+    backup every epoch costs more than the training; an interrupted run then
+    resumes from the last multiple of `every`."""
+
+    def __init__(self, backup_dir, every=25, **kwargs):
+        super().__init__(backup_dir, save_freq="epoch", **kwargs)
+        self.every = max(1, int(every))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        if self._current_epoch % self.every == 0:
+            self._save_model()
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
