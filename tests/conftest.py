@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 def script_env():
     env = dict(os.environ)
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="-1",
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg",
                PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
     return env
 
