@@ -1,0 +1,205 @@
+"""Throughput and memory of the steering networks (Chapter_2_2.py, Chapter_2_3.py).
+
+    python bench/bench_steering.py                 # everything (a few minutes on 2 cores)
+    python bench/bench_steering.py --only train    # training samples/s only
+    python bench/bench_steering.py --only memory   # peak memory of a chapter-sized run
+
+Training: each variant runs in a fresh Python process (TensorFlow's thread
+pools are fixed at start-up) and times `--steps` optimizer steps of batch 64
+after a warm-up, on random uint8 frames:
+
+    fit-f32      model.fit on in-memory float32 arrays (the plain baseline)
+    fit-u8       model.fit on in-memory uint8 arrays (Rescaling in the model)
+    pipeline     the scripts' tf.data pipeline: shuffled indices, frames
+                 gathered as uint8 per batch, mirrored on the fly, prefetched
+    pipeline-xla the same with compile(jit_compile=True)
+    pipeline-t1  the same with inter-op parallelism 1 (one op at a time,
+                 each using all cores)
+    pipeline-eigen  the same with TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels
+                 instead of oneDNN)
+
+Reported: wall-clock samples/s and CPU seconds per 1,000 samples. On a
+shared machine the wall figure drops with the load; the CPU figure does not
+(much), so it is the one to compare between variants.
+
+Memory: a chapter-sized run (8,000 simulator frames: 439 MiB of uint8
+frames) in a fresh process: the peak resident memory added (above
+TensorFlow's own start-up, with the model built) while simulating the data,
+then while splitting, training through the pipeline (20 steps), validating
+and predicting the test split, against 2x the raw frame bytes; and the part
+of it that is numpy arrays (tracemalloc), the rest being TensorFlow's
+buffers for one batch's activations and gradients.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = ("fit-f32", "fit-u8", "pipeline", "pipeline-xla", "pipeline-t1", "pipeline-eigen")
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def current_rss_mb():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def train_variant(script, variant, steps, warmup):
+    """In this process: time `steps` training steps of one variant; print JSON."""
+    if variant.endswith("-eigen"):
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is first imported
+    import tensorflow as tf
+
+    if variant.endswith("-t1"):
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    sys.path.insert(0, str(ROOT))
+    import importlib
+
+    import numpy as np
+
+    import Chapter_2_2
+
+    mod = importlib.import_module(script)
+    model = Chapter_2_2.build_model(mod.FILTERS, mod.KERNEL_SIZE, mod.STRIDES, mod.POOL_SIZE, mod.POOLING,
+                                    mod.DENSE, mod.DROPOUT)
+    model.compile(optimizer="adam", loss="mean_squared_error", jit_compile=variant.endswith("-xla"))
+    # (the scripts' default: Chapter_2_2 JIT_COMPILE = False, Chapter_2_3 True, from these figures)
+    batch = mod.BATCH_SIZE
+    n = batch * (steps + warmup)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (n,) + model.input.shape[1:], dtype=np.uint8)
+    Y = rng.uniform(-1, 1, n).astype(np.float32)
+
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_end(self, b, logs=None):
+            if b == warmup - 1:
+                self.t0, self.c0 = time.perf_counter(), cpu_seconds()
+
+        def on_train_end(self, logs=None):
+            self.wall, self.cpu = time.perf_counter() - self.t0, cpu_seconds() - self.c0
+
+    timer = StepTimer()
+    if variant.startswith("fit"):
+        x = X.astype(np.float32) if variant == "fit-f32" else X
+        model.fit(x, Y, batch_size=batch, epochs=1, shuffle=True, callbacks=[timer], verbose=0)
+    else:
+        half = np.arange(n // 2)  # mirrored copies make up the other half
+        ds, total = Chapter_2_2.batches(X, Y, half, batch, mirror=True, shuffle=True)
+        model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
+    samples = batch * steps
+    print(json.dumps({"script": script, "variant": variant, "samples_per_s": samples / timer.wall,
+                      "cpu_s_per_1000": 1000 * timer.cpu / samples}))
+
+
+def reset_peak_rss():
+    """Start a new peak-memory measurement (Linux: clear_refs 5 resets VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def peak_rss_since_reset_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+def memory_run(frames, steps):
+    """In this process: peak memory of a chapter-sized data set through the script's steps."""
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import Chapter_2_2
+    from chapter2 import driving
+
+    model = Chapter_2_2.build_model()
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    model.predict(np.zeros((2, 120, 160, 3), np.uint8), verbose=0)  # TensorFlow's own start-up memory
+    base = current_rss_mb()
+    reset_peak_rss()
+    tracemalloc.start()
+    X, Y, info = driving.load(None, offline=True, sim_frames=frames, sim_seed=0, log=lambda *a: None)
+    raw_mb = X.nbytes / 2**20
+    load_peak = peak_rss_since_reset_mb() - base
+    sim_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.reset_peak()
+    reset_peak_rss()
+    train, val, test = Chapter_2_2.split(len(X), 0.1, 0.1, 0)
+    ds, total = Chapter_2_2.batches(X, Y, train, 64, mirror=True, shuffle=True)
+    model.fit(ds.take(steps), epochs=1, validation_data=Chapter_2_2.batches(X, Y, np.sort(val), 64)[0],
+              shuffle=False, verbose=0)
+    model.predict(Chapter_2_2.batches(X, Y, np.sort(test), 64)[0], verbose=0)
+    train_peak = peak_rss_since_reset_mb() - base
+    train_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    print(json.dumps({"frames": len(X), "raw_frame_mb": raw_mb, "rss_before_data_mb": base,
+                      "peak_added_loading_mb": load_peak, "peak_added_training_mb": train_peak,
+                      "ratio_to_raw": max(load_peak, train_peak) / raw_mb,
+                      "numpy_peak_loading_mb": sim_numpy_peak, "numpy_peak_training_mb": train_numpy_peak}))
+
+
+def child(args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"bench child {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("train", "memory"), default=None)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS))
+    parser.add_argument("--scripts", default="Chapter_2_2,Chapter_2_3")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per variant (2_3 uses half)")
+    parser.add_argument("--frames", type=int, default=8000, help="frames for the memory run")
+    parser.add_argument("--_train", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--_memory", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._train:
+        script, variant, steps, warmup = args._train
+        return train_variant(script, variant, int(steps), int(warmup))
+    if args._memory:
+        return memory_run(*args._memory)
+
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
+          "(figures drop with other work on the machine)")
+    if args.only in (None, "train"):
+        print(f"{'network':<12} {'variant':<13} {'samples/s':>10} {'CPU s/1000':>11}")
+        for script in args.scripts.split(","):
+            steps = args.steps if script == "Chapter_2_2" else max(4, args.steps // 2)
+            for variant in args.variants.split(","):
+                r = child(["--_train", script, variant, str(steps), "3"])
+                print(f"{script:<12} {variant:<13} {r['samples_per_s']:>10.1f} {r['cpu_s_per_1000']:>11.1f}",
+                      flush=True)
+    if args.only in (None, "memory"):
+        r = child(["--_memory", str(args.frames), "20"])
+        print(f"memory, {r['frames']} simulator frames ({r['raw_frame_mb']:.0f} MiB of uint8 frames), peak "
+              f"resident memory above TensorFlow's own start-up: {r['peak_added_loading_mb']:.0f} MiB while "
+              f"simulating, {r['peak_added_training_mb']:.0f} MiB while training and testing: "
+              f"{r['ratio_to_raw']:.2f}x the raw frames (target < 2x); of which numpy arrays (tracemalloc) "
+              f"{r['numpy_peak_loading_mb']:.0f} and {r['numpy_peak_training_mb']:.0f} MiB")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
