@@ -34,7 +34,6 @@ from keras import layers
 
 from chapter2 import cli, mnist, plots, runs, tb
 from chapter2.errors import InputError
-from chapter2.sharded import ShardedTrainer
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 FILTERS = (16, 8, 8)        # encoder Conv2D filters; the decoder mirrors them (8, 8, 16)
@@ -45,8 +44,6 @@ LEARNING_RATE = 1.0         # Adadelta's old default; Keras 3's is 0.001 (see bu
 EPOCHS = 50
 BATCH_SIZE = 128
 SHOW_DIGITS = 10            # digits in the reconstructions figure
-BATCH_SHARDS = 2            # each batch runs as this many parallel shards, one per core
-                            # (the same gradient and steps as plain fit; 1 = plain fit)
 
 IMAGE_SIZE = 28
 
@@ -142,8 +139,7 @@ def main(argv=None):
         data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
         quick={"EPOCHS": 1},
         bounds={"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "KERNEL_SIZE": (1, 9),
-                "FILTERS": (1, None), "SHOW_DIGITS": (1, 50), "LEARNING_RATE": (0, None),
-                "BATCH_SHARDS": (1, 16)},
+                "FILTERS": (1, None), "SHOW_DIGITS": (1, 50), "LEARNING_RATE": (0, None)},
         extra=add_flags,
     )
     if len(cfg.FILTERS) != len(cfg.POOLING):
@@ -160,23 +156,20 @@ def main(argv=None):
 
     # --- Model
     model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
+    model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
     model.summary()
-    # `trainer` is `model` with each batch split across the CPU cores (see
-    # chapter2/sharded.py); it trains the very same weights.
-    trainer = ShardedTrainer(model, cfg.BATCH_SHARDS)
-    trainer.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
-    untrained_loss = trainer.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    untrained_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
 
     # --- Training: x -> x, validated on the test digits.
     shown = x_test[:cfg.SHOW_DIGITS]
     callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
         tb.ImageLogger(run.logs, "originals | reconstructions", lambda m: side_by_side(m, shown[:4]), 4),
     ]
-    trainer.fit(x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
+    model.fit(x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
               validation_data=(x_test, x_test), callbacks=callbacks, verbose=2)
 
     # --- Evaluation and the chapter's figure
-    val_loss = trainer.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    val_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
     decoded = model.predict(shown, verbose=0)
     run.save_model(model, "model.keras")
     fig = reconstruction_figure(shown, decoded, f"{digits.name}: test digits and their reconstructions")
