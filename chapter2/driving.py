@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chapter2.errors import InputError
+from chapter2.errors import InputError, brief
 
 URL = "https://s3.amazonaws.com/donkey_resources/indoor_lanes.pkl"
 FILE_NAME = "indoor_lanes.pkl"
@@ -92,14 +92,9 @@ def load_pickle(path):
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             ImportError, UnicodeDecodeError, MemoryError, OverflowError) as err:
         raise InputError(f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged "
-                         f"({type(err).__name__}: {_short(err)})") from None
+                         f"({type(err).__name__}: {brief(err, 120)})") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
-
-
-def _short(err, limit=120):
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # --- Checking and normalising arrays -------------------------------------------
@@ -216,14 +211,14 @@ def load_npz(path):
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
         if isinstance(err, ValueError) and "pickle" in str(err).lower():
             raise InputError(f"{path}: holds object arrays, which are not loaded (expected numeric X and Y)") from None
-        raise InputError(f"{path}: not a readable .npz, truncated or damaged ({_short(err)})") from None
+        raise InputError(f"{path}: not a readable .npz, truncated or damaged ({brief(err, 120)})") from None
 
 
 def _read_json(path, what):
     try:
         return json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read the {what} ({_short(err)})") from None
+        raise InputError(f"{path}: cannot read the {what} ({brief(err, 120)})") from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: malformed {what}: {err.msg} at line {err.lineno}") from None
 
@@ -237,7 +232,7 @@ def _image(path, where):
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except (OSError, UnidentifiedImageError) as err:
-        raise InputError(f"{path}: not a readable image ({_short(err)})") from None
+        raise InputError(f"{path}: not a readable image ({brief(err, 120)})") from None
 
 
 def _angle(record, where):
@@ -276,7 +271,7 @@ def load_tub_v2(path, *, log=print):
     try:
         lines = [ln for ln in manifest.read_text().splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{manifest}: cannot read it ({_short(err)})") from None
+        raise InputError(f"{manifest}: cannot read it ({brief(err, 120)})") from None
     try:
         parsed = [json.loads(ln) for ln in lines]
     except json.JSONDecodeError as err:
@@ -291,7 +286,7 @@ def load_tub_v2(path, *, log=print):
         try:
             text = catalog.read_text()
         except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"{catalog}: listed in the manifest but cannot be read ({_short(err)})") from None
+            raise InputError(f"{catalog}: listed in the manifest but cannot be read ({brief(err, 120)})") from None
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -378,7 +373,7 @@ def download(url=URL, cache_dir=None, *, log=print):
         except Exception as err:  # get_file wraps every network error in a bare Exception
             if partial.exists():
                 partial.unlink()
-            raise OSError(_short(err, 200)) from None
+            raise OSError(brief(err, 200)) from None
         finally:
             socket.setdefaulttimeout(previous)
         final = partial.with_name(FILE_NAME)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chapter2.errors import InputError
+from chapter2.errors import InputError, brief
 
 SIDE = 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -74,7 +74,7 @@ def load(data=None, *, offline=False, seed=7, quick=False):
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:  # no network, a proxy, a damaged cache: fall back
-        why = _short(error)
+        why = brief(f"{type(error).__name__}: {error}")
         note = f"MNIST download failed ({why}): generated stand-in digits, not MNIST"
         print(f"data: could not load MNIST with keras.datasets.mnist.load_data(): {why}\n"
               f"data: using generated stand-in digits instead (recorded as source 'synthetic'); "
@@ -88,12 +88,6 @@ def _download():
     import keras  # imported here: loading the module must stay cheap
 
     return keras.datasets.mnist.load_data()
-
-
-def _short(error, limit=160):
-    text = " ".join(str(error).split()) or "no message"
-    text = f"{type(error).__name__}: {text}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _synthetic(seed, quick, note):
@@ -147,7 +141,7 @@ def _load_npz(path):
     except OSError as error:
         raise InputError(f"{path}: cannot read it ({_oserror(error)})") from None
     except (ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
-        raise InputError(f"{path}: damaged or unreadable .npz ({_short(error, 120)})") from None
+        raise InputError(f"{path}: damaged or unreadable .npz ({brief(f'{type(error).__name__}: {error}', 120)})") from None
     return _checked_arrays(path, *(found[k] for k in NPZ_KEYS))
 
 
@@ -263,7 +257,7 @@ def _read_idx(path, images):
 
 
 def _gzip_message(path, error):
-    return f"{path}: corrupt gzip data ({_short(error, 100)}; expected a gzipped IDX file)"
+    return f"{path}: corrupt gzip data ({brief(f'{type(error).__name__}: {error}', 100)}; expected a gzipped IDX file)"
 
 
 def _check_gzip(path, limit=1 << 28):

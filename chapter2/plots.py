@@ -15,12 +15,6 @@ def configure(show=False):
         matplotlib.use("Agg")
 
 
-def figure(*args, **kwargs):
-    import matplotlib.pyplot as plt
-
-    return plt.figure(*args, **kwargs)
-
-
 def subplots(*args, **kwargs):
     import matplotlib.pyplot as plt
 
