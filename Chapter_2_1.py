@@ -32,8 +32,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from chapter2 import cli, mnist, plots, runs, tb
-from chapter2.errors import InputError
+from chapter2.run import flags, plots, runfolder, tblog
+from chapter2.data import mnist
+from chapter2.run.errors import InputError
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 FILTERS = (16, 8, 8)        # encoder Conv2D filters; the decoder mirrors them (8, 8, 16)
@@ -134,7 +135,7 @@ def add_flags(parser):
 
 
 def main(argv=None):
-    cfg = cli.parse_args(
+    cfg = flags.parse_args(
         globals(), argv,
         data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
         quick={"EPOCHS": 1},
@@ -145,7 +146,7 @@ def main(argv=None):
     if len(cfg.FILTERS) != len(cfg.POOLING):
         raise InputError(f"--filters has {len(cfg.FILTERS)} values but --pooling has "
                              f"{len(cfg.POOLING)}; give one pooling flag per Conv2D")
-    run = runs.start("chapter_2_1", cfg)
+    run = runfolder.start("chapter_2_1", cfg)
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.
     digits = mnist.load(cfg.data, offline=cfg.offline, seed=cfg.seed, quick=cfg.quick)
@@ -163,7 +164,7 @@ def main(argv=None):
     # --- Training: x -> x, validated on the test digits.
     shown = x_test[:cfg.SHOW_DIGITS]
     callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
-        tb.ImageLogger(run.logs, "originals | reconstructions", lambda m: side_by_side(m, shown[:4]), 4),
+        tblog.ImageLogger(run.logs, "originals | reconstructions", lambda m: side_by_side(m, shown[:4]), 4),
     ]
     model.fit(x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
               validation_data=(x_test, x_test), callbacks=callbacks, verbose=2)
@@ -188,4 +189,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(flags.run(main))

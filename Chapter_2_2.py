@@ -46,8 +46,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from chapter2 import cli, driving, plots, runs
-from chapter2.errors import InputError
+from chapter2.run import flags, plots, runfolder
+from chapter2.data import driving
+from chapter2.run.errors import InputError
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 FILTERS = (8, 16, 32)         # Conv2D filters, one per convolution (exercise 3)
@@ -196,7 +197,7 @@ def frames_figure(frames, true, pred, columns=4):
 def drive(model_or_predict, run, seconds, *, log=print):
     """Closed-loop drive in the lane simulator; its metrics, the references
     (no steering, the ground-truth controller), and drive.gif in the run folder."""
-    from chapter2 import lanesim
+    from chapter2.standins import lanesim
 
     predict = model_or_predict if callable(model_or_predict) and not isinstance(model_or_predict, keras.Model) \
         else steering_function(model_or_predict)
@@ -234,7 +235,7 @@ def add_flags(parser):
 def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     """Train, test and drive. Chapter_2_3 calls this with its own constants."""
     namespace = globals() if namespace is None else namespace
-    cfg = cli.parse_args(
+    cfg = flags.parse_args(
         namespace, argv,
         data="frames and steering angles: a pickle of (X, Y), an .npz with X and Y, "
              "or a Donkey Car tub folder (v1 or v2)",
@@ -256,7 +257,7 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     # the run folder exists, so bad input leaves nothing behind.
     X, Y, info = driving.load(cfg.data, offline=cfg.offline, sim_frames=cfg.SIM_FRAMES, sim_seed=cfg.seed)
     train, val, test = split(len(X), cfg.VALIDATION_SPLIT, cfg.TEST_SPLIT, cfg.seed)
-    run = runs.start(script, cfg)
+    run = runfolder.start(script, cfg)
     train_batches, per_epoch = batches(X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR, shuffle=True, seed=cfg.seed)
     val_batches, _ = batches(X, Y, np.sort(val), cfg.BATCH_SIZE)
     print(f"data: {info['source']} {X.shape}; train {len(train)} frames"
@@ -269,7 +270,7 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     model.summary()
     best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")
     callbacks = run.callbacks(samples_per_epoch=per_epoch) + [
-        runs.AtomicModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
+        runfolder.AtomicModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),
     ]
     model.fit(train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
@@ -323,7 +324,7 @@ def drive_saved_model(cfg, script):
     if shape != driving.FRAME_SHAPE:
         raise InputError(f"--drive {path}: the model takes input of shape {shape}, expected {driving.FRAME_SHAPE} frames")
     seconds = cfg.DRIVE_SECONDS if cfg.DRIVE_SECONDS > 0 else DRIVE_SECONDS
-    run = runs.start(script, cfg)
+    run = runfolder.start(script, cfg)
     result, references = drive(model, run, seconds)
     run.finish(dataset={"source": "none (driving a saved model)", "model": str(path)},
                metrics=_drive_metrics(result), history=[], timing={}, drive_references=references,
@@ -332,4 +333,4 @@ def drive_saved_model(cfg, script):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(flags.run(main))

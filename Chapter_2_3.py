@@ -38,7 +38,7 @@ simulator when there is no network); writes runs/chapter_2_3/<timestamp>/.
 import sys
 
 import Chapter_2_2  # the shared script: build_model(), training, testing, driving
-from chapter2 import cli
+from chapter2.run import flags
 
 # --- Constants: Chapter_2_2's, with what this section changes marked ---------
 FILTERS = (8, 16, 32)
@@ -68,4 +68,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(flags.run(main))

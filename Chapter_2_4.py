@@ -22,7 +22,7 @@ starting letter by feeding each prediction back in as the next input; the run
 reports how many of those sequences are entirely right.
 
 Training runs each epoch's batch-size-1 steps inside one compiled graph
-(chapter2/fastfit.py): the same optimizer steps in the same shuffled order as
+(chapter2/models/epoch_fit.py): the same optimizer steps in the same shuffled order as
 model.fit, several times faster. --no-fast-fit trains with plain model.fit.
 
 Writes runs/chapter_2_4/<timestamp>/: TensorBoard logs (loss and accuracy per
@@ -37,8 +37,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from chapter2 import cli, fastfit, plots, runs
-from chapter2.errors import InputError
+from chapter2.run import flags, plots, runfolder
+from chapter2.models import epoch_fit
+from chapter2.run.errors import InputError
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 SEQ_LENGTH = 1              # letters in each input window (exercise 8: try 3)
@@ -113,14 +114,14 @@ class ResetStates(keras.callbacks.Callback):
     tutorial's model.reset_states() after each one-epoch fit)."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        fastfit.reset_states(self.model)
+        epoch_fit.reset_states(self.model)
 
 
 def train(model, x, y, cfg, callbacks):
     """EPOCHS epochs of BATCH_SIZE, shuffled each epoch unless stateful."""
     shuffle = not cfg.STATEFUL  # a stateful LSTM must see the letters in order
     if cfg.FAST_FIT:
-        return fastfit.fit(model, x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=shuffle,
+        return epoch_fit.fit(model, x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=shuffle,
                            reset_states_each_epoch=cfg.STATEFUL, callbacks=callbacks, verbose=2)
     if cfg.STATEFUL:
         callbacks = [ResetStates()] + callbacks
@@ -134,7 +135,7 @@ def next_letter_probabilities(model, windows, window_as, stateful=False):
     x = encode(windows, window_as)
     if not stateful:
         return np.asarray(model(x, training=False))
-    fastfit.reset_states(model)
+    epoch_fit.reset_states(model)
     return np.concatenate([np.asarray(model(x[i:i + 1], training=False)) for i in range(len(x))])
 
 
@@ -169,7 +170,7 @@ def generate_from_every_start(model, seq_length, n_letters, window_as, stateful=
         # (state reset), then the generated letters are fed back one by one.
         rows = []
         for i, start in enumerate(starts):
-            fastfit.reset_states(model)
+            epoch_fit.reset_states(model)
             for window in starts[:i]:
                 model(encode([window], window_as), training=False)
             rows.append(generate(lambda x: model(x, training=False), [start], n_letters, window_as)[0])
@@ -211,14 +212,14 @@ def check_config(cfg):
 
 
 def main(argv=None):
-    cfg = cli.parse_args(
+    cfg = flags.parse_args(
         globals(), argv,
         quick={"EPOCHS": 10},
         bounds={"SEQ_LENGTH": (1, len(alphabet) - 2), "UNITS": (1, 4096), "EPOCHS": (1, None),
                 "BATCH_SIZE": (1, None), "BACKUP_EVERY": (1, None), "PREDICT_LETTERS": (1, len(alphabet) - 2)},
     )
     check_config(cfg)
-    run = runs.start("chapter_2_4", cfg)
+    run = runfolder.start("chapter_2_4", cfg)
 
     # --- Data: every window of SEQ_LENGTH letters and the letter after it.
     data_x, data_y = make_pairs(cfg.SEQ_LENGTH)
@@ -287,4 +288,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(flags.run(main))

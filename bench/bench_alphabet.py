@@ -10,7 +10,7 @@ Speed compares the same 12,500 optimizer steps (batch 1, shuffled every
 epoch) of the chapter's model (LSTM(32) -> Dense(26), adam):
   listing fit    the listing as printed: LSTM without unroll, model.fit
   unrolled fit   the script's model (unroll=True, same maths), model.fit
-  fastfit        the script's model, chapter2.fastfit (one graph per epoch)
+  fastfit        the script's model, chapter2.models.epoch_fit (one graph per epoch)
   fastfit + cbs  the same with the script's callbacks (NaN guard, backup
                  every 25 epochs, history.csv, TensorBoard) in a temp folder
 Each line gives wall-clock and CPU seconds (CPU: all threads of this
@@ -36,7 +36,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import Chapter_2_4 as ch  # noqa: E402
-from chapter2 import fastfit, runs  # noqa: E402
+from chapter2.models import epoch_fit  # noqa: E402
+from chapter2.run import runfolder  # noqa: E402
 
 
 def chapter_data():
@@ -45,8 +46,8 @@ def chapter_data():
 
 
 def script_callbacks(folder):
-    return [runs.EpochGuard(),
-            runs.PeriodicBackupAndRestore(os.path.join(folder, "backup"), every=25, double_checkpoint=True),
+    return [runfolder.EpochGuard(),
+            runfolder.PeriodicBackupAndRestore(os.path.join(folder, "backup"), every=25, double_checkpoint=True),
             keras.callbacks.CSVLogger(os.path.join(folder, "history.csv"), append=True),
             keras.callbacks.TensorBoard(log_dir=os.path.join(folder, "logs"), profile_batch=0)]
 
@@ -60,7 +61,7 @@ def train(way, seed, epochs, x, y, folder=None):
         model.fit(x, y, epochs=epochs, batch_size=1, shuffle=True, verbose=0)
     else:
         callbacks = script_callbacks(folder) if way == "fastfit + cbs" else None
-        fastfit.fit(model, x, y, epochs=epochs, batch_size=1, shuffle=True, verbose=0, callbacks=callbacks)
+        epoch_fit.fit(model, x, y, epochs=epochs, batch_size=1, shuffle=True, verbose=0, callbacks=callbacks)
     return time.perf_counter() - wall, time.process_time() - cpu, model
 
 

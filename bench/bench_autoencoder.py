@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import Chapter_2_1 as ch  # noqa: E402
-from chapter2 import digits  # noqa: E402
+from chapter2.standins import digits  # noqa: E402
 
 
 class Timer(keras.callbacks.Callback):

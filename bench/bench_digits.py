@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from chapter2.digits import synthetic_mnist  # noqa: E402
+from chapter2.standins.digits import synthetic_mnist  # noqa: E402
 
 
 def main(argv=None):

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chapter2 import lanesim  # noqa: E402
+from chapter2.standins import lanesim  # noqa: E402
 
 
 def best_of(repeats, fn):

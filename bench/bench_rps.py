@@ -32,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from chapter2 import rps  # noqa: E402
+from chapter2.game import rps  # noqa: E402
 
 
 def load_script():

@@ -129,7 +129,7 @@ def memory_run(frames, steps):
     import numpy as np
 
     import Chapter_2_2
-    from chapter2 import driving
+    from chapter2.data import driving
 
     model = Chapter_2_2.build_model()
     model.compile(optimizer="adam", loss="mean_squared_error")

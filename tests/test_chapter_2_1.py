@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 import Chapter_2_1 as ch
-from chapter2 import cli, digits, tb
+from chapter2.run import flags, tblog
+from chapter2.standins import digits
 from conftest import ROOT, error_line, run_script, script_env
 
 CHAPTER_LAYERS = [  # (layer type, output shape) of the printed listing
@@ -115,11 +116,11 @@ def test_quick_run_writes_every_output(quick_run):
 
 def test_quick_run_tensorboard_logs_read_back(quick_run):
     run_dir, _ = quick_run
-    tags = tb.read_tags(run_dir / "logs")
+    tags = tblog.read_tags(run_dir / "logs")
     assert "epoch_loss" in tags["train"]["scalars"]
     assert "epoch_loss" in tags["validation"]["scalars"]
     assert tags["images"]["images"] == ["originals | reconstructions"]
-    (step, value), = tb.read_scalars(run_dir / "logs", "validation", "epoch_loss")
+    (step, value), = tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")
     assert step == 0 and value == pytest.approx(
         json.loads((run_dir / "metrics.json").read_text())["history"][0]["val_loss"], rel=1e-5)
 
@@ -193,7 +194,7 @@ def test_killed_run_resumes_to_the_configured_epochs(tmp_path):
     assert [row["epoch"] for row in record["history"]] == [0, 1, 2]
     lines = history.read_text().strip().splitlines()
     assert len(lines) - 1 == 3  # header + one row per epoch, nothing trained twice
-    steps = [step for step, _ in tb.read_scalars(run_dir / "logs", "validation", "epoch_loss")]
+    steps = [step for step, _ in tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")]
     assert sorted(set(steps)) == [0, 1, 2]
 
 
@@ -212,7 +213,7 @@ def test_bad_flag_from_the_shell_is_one_line_and_exit_2(tmp_path):
     (["--data", "/nonexistent/mnist.npz"], ["/nonexistent/mnist.npz"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, words):
-    code = cli.run(ch.main, [*argv, "--quick", "--run-dir", str(tmp_path / "r")])
+    code = flags.run(ch.main, [*argv, "--quick", "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2
     lines = err.strip().splitlines()
@@ -227,7 +228,7 @@ def test_corrupt_data_file_leaves_what_is_on_disk(tmp_path, capsys):
     keep = tmp_path / "r" / "notes.txt"
     keep.parent.mkdir()
     keep.write_text("mine")
-    assert cli.run(ch.main, ["--data", str(bad), "--quick", "--run-dir", str(tmp_path / "r")]) == 2
+    assert flags.run(ch.main, ["--data", str(bad), "--quick", "--run-dir", str(tmp_path / "r")]) == 2
     assert str(bad) in capsys.readouterr().err
     assert bad.read_bytes() == b"PK\x03\x04 not really a zip"
     assert keep.read_text() == "mine"
@@ -238,7 +239,7 @@ def test_npz_data_flag_trains_on_the_given_digits(tmp_path):
     (x, y), (xt, yt) = digits.synthetic_mnist(seed=5, n_train=300, n_test=100)
     path = tmp_path / "mnist.npz"
     np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
-    assert cli.run(ch.main, ["--data", str(path), "--quick", "--run-dir", str(tmp_path / "r")]) == 0
+    assert flags.run(ch.main, ["--data", str(path), "--quick", "--run-dir", str(tmp_path / "r")]) == 0
     record = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert record["dataset"]["source"] == f"local:{path}"
     assert record["dataset"]["train"] == 300 and record["dataset"]["test"] == 100

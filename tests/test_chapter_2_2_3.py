@@ -90,7 +90,7 @@ def quick_2_2(tmp_path_factory):
 
 
 def check_run(run_dir, proc, epochs):
-    from chapter2 import tb
+    from chapter2.run import tblog
 
     import keras
 
@@ -109,7 +109,7 @@ def check_run(run_dir, proc, epochs):
     pred = model.predict(frames, verbose=0)
     assert pred.shape == (2, 1) and np.isfinite(pred).all()
 
-    scalars = {tag for run in tb.read_tags(run_dir / "logs").values() for tag in run["scalars"]}
+    scalars = {tag for run in tblog.read_tags(run_dir / "logs").values() for tag in run["scalars"]}
     assert {"epoch_loss", "epoch_mean_absolute_error"} <= scalars
 
     for name in ("predictions.png", "test_frames.png"):
@@ -150,11 +150,11 @@ def test_drive_a_saved_model_without_training(quick_2_2, tmp_path):
 
 
 def test_drive_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
-    from chapter2 import cli
+    from chapter2.run import flags
 
     fake = tmp_path / "model.keras"
     fake.write_text("not a model")
-    status = cli.run(Chapter_2_2.main, ["--drive", str(fake), "--run-dir", str(tmp_path / "run")])
+    status = flags.run(Chapter_2_2.main, ["--drive", str(fake), "--run-dir", str(tmp_path / "run")])
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert status == 2 and line.startswith("error: ") and str(fake) in line and "not a loadable Keras model" in line
     assert not (tmp_path / "run").exists()

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 import Chapter_2_4 as ch
-from chapter2 import cli, fastfit, tb
+from chapter2.run import flags, tblog
+from chapter2.models import epoch_fit
 from conftest import run_script
 
 A = ch.alphabet
@@ -81,7 +82,7 @@ def test_fastfit_takes_the_same_steps_as_fit(batch_size, stateful):
     start = plain.get_weights()
     callbacks = [ch.ResetStates()] if stateful else []
     h_plain = plain.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, callbacks=callbacks)
-    h_fast = fastfit.fit(fast, x, y, epochs=2, batch_size=batch_size, shuffle=False,
+    h_fast = epoch_fit.fit(fast, x, y, epochs=2, batch_size=batch_size, shuffle=False,
                          reset_states_each_epoch=stateful, verbose=0)
     assert np.abs(plain.get_weights()[0] - start[0]).max() > 1e-3  # it trained
     for w_plain, w_fast in zip(plain.get_weights(), fast.get_weights()):
@@ -115,7 +116,7 @@ def _orders(shuffle):
     orders = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: orders.append(keras.ops.convert_to_numpy(spy.when).astype(int).tolist()))
-    fastfit.fit(model, x, x, epochs=3, batch_size=1, shuffle=shuffle, verbose=0, callbacks=[record])
+    epoch_fit.fit(model, x, x, epochs=3, batch_size=1, shuffle=shuffle, verbose=0, callbacks=[record])
     return orders
 
 
@@ -207,9 +208,9 @@ def test_quick_run_writes_every_output(tmp_path):
     assert probabilities.shape == (2, 26)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
 
-    tags = tb.read_tags(run_dir / "logs")
+    tags = tblog.read_tags(run_dir / "logs")
     assert "epoch_loss" in tags["train"]["scalars"] and "epoch_accuracy" in tags["train"]["scalars"]
-    assert len(tb.read_scalars(run_dir / "logs", "train", "epoch_loss")) == 10
+    assert len(tblog.read_scalars(run_dir / "logs", "train", "epoch_loss")) == 10
 
 
 def test_stateful_and_plain_fit_variants_run(tmp_path):
@@ -230,7 +231,7 @@ def test_stateful_and_plain_fit_variants_run(tmp_path):
     (["--epochs", "0"], "--epochs"),
 ])
 def test_bad_values_are_one_line_and_exit_2(flags, words, tmp_path, capsys):
-    assert cli.run(ch.main, flags + ["--run-dir", str(tmp_path / "run")]) == 2
+    assert flags.run(ch.main, flags + ["--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and words in err[0]
     assert not (tmp_path / "run").exists()

@@ -73,7 +73,7 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
 def test_play_does_not_save_short_games(quick_run, tmp_path):
     import io
 
-    from chapter2 import rps
+    from chapter2.game import rps
 
     _, run_dir = quick_run
     data = tmp_path / "data.txt"
@@ -115,7 +115,7 @@ def script():
     (b"0120120120\n0120a\n", "line 2, column 5"),
 ])
 def test_bad_data_in_process(script, tmp_path, content, expected):
-    from chapter2.errors import InputError
+    from chapter2.run.errors import InputError
 
     data = tmp_path / "data.txt"
     if content is not None:
@@ -128,7 +128,7 @@ def test_bad_data_in_process(script, tmp_path, content, expected):
 
 
 def test_play_rejects_missing_and_foreign_model_files(script, tmp_path):
-    from chapter2.errors import InputError
+    from chapter2.run.errors import InputError
 
     data = tmp_path / "data.txt"
     shutil.copyfile(ROOT / "data.txt", data)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT  # noqa: F401  (importing conftest puts the repository on sys.path)
-from chapter2 import driving
-from chapter2.errors import InputError
+from chapter2.data import driving
+from chapter2.run.errors import InputError
 
 
 def frames(n, h=120, w=160, seed=0):
@@ -246,7 +246,7 @@ def test_a_bad_download_leaves_nothing_in_the_cache(tmp_path):
 
 
 def test_no_network_falls_back_to_the_simulator(tmp_path, monkeypatch):
-    from chapter2 import lanesim
+    from chapter2.standins import lanesim
 
     monkeypatch.setattr(lanesim, "make_dataset", lambda n, seed=0: (frames(n, seed=seed), angles(n)))
     notes = []
@@ -259,10 +259,10 @@ def test_no_network_falls_back_to_the_simulator(tmp_path, monkeypatch):
 
 def test_bad_data_through_the_script_exits_2_and_writes_no_run_folder(tmp_path, capsys):
     import Chapter_2_2
-    from chapter2 import cli
+    from chapter2.run import flags
 
     bad = truncated(tmp_path, "t.pkl", lambda p: write_pickle(p, (frames(3), angles(3))))
-    status = cli.run(Chapter_2_2.main, ["--data", str(bad), "--run-dir", str(tmp_path / "run")])
+    status = flags.run(Chapter_2_2.main, ["--data", str(bad), "--run-dir", str(tmp_path / "run")])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and lines[-1].startswith("error: ") and str(bad) in lines[-1] and "truncated" in lines[-1]
     assert not (tmp_path / "run").exists()

@@ -6,8 +6,8 @@ import types
 
 import pytest
 
-from chapter2 import cli, io
-from chapter2.errors import InputError, TrainingDiverged
+from chapter2.run import flags, files
+from chapter2.run.errors import InputError, TrainingDiverged
 
 SCRIPT = {
     "__doc__": "A test script.\n\nMore words.",
@@ -24,7 +24,7 @@ SCRIPT = {
 
 
 def parse(*argv, **kw):
-    return cli.parse_args(SCRIPT, list(argv), **kw)
+    return flags.parse_args(SCRIPT, list(argv), **kw)
 
 
 def test_constants_become_flags_with_their_defaults():
@@ -77,11 +77,11 @@ def test_run_turns_errors_into_exit_codes(capsys):
     def diverged(argv):
         raise TrainingDiverged("loss became nan in epoch 2")
 
-    assert cli.run(bad_input) == 2
+    assert flags.run(bad_input) == 2
     assert capsys.readouterr().err == "error: --data x.npz: not found\n"
-    assert cli.run(diverged) == 1
+    assert flags.run(diverged) == 1
     assert "nan" in capsys.readouterr().err
-    assert cli.run(lambda argv: None) == 0
+    assert flags.run(lambda argv: None) == 0
 
 
 def test_help_lists_every_constant_with_its_default(capsys):
@@ -96,9 +96,9 @@ def test_help_lists_every_constant_with_its_default(capsys):
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "metrics.json"
-    io.write_json(target, {"a": 1})
+    files.write_json(target, {"a": 1})
     with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("crash while writing")
     assert json.loads(target.read_text()) == {"a": 1}
@@ -106,11 +106,11 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
-    from chapter2 import runs
+    from chapter2.run import runfolder
 
     cfg = types.SimpleNamespace(run_dir=tmp_path / "r", seed=1, quick=False, show=False,
                                 constants={"EPOCHS": 2})
-    run = runs.start("chapter_test", cfg)
+    run = runfolder.start("chapter_test", cfg)
     out = capsys.readouterr().out
     assert str(tmp_path / "r") in out and "tensorboard --logdir" in out
     # history.csv as CSVLogger writes it, with epoch 1 repeated by a resumed run
@@ -126,11 +126,11 @@ def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
     for key in ("script", "dataset", "config", "metrics", "history", "timing", "versions", "device"):
         assert key in record
     with pytest.raises(InputError, match="finished run"):
-        runs.start("chapter_test", cfg)
+        runfolder.start("chapter_test", cfg)
 
 
 def test_nan_guard_stops_with_a_clear_message():
-    from chapter2.runs import EpochGuard
+    from chapter2.run.runfolder import EpochGuard
 
     guard = EpochGuard()
     guard.on_epoch_begin(0)

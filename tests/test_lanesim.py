@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chapter2 import lanesim
+from chapter2.standins import lanesim
 
 
 def test_dataset_shapes_dtype_and_label_range():

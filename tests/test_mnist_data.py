@@ -6,8 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from chapter2 import digits, mnist
-from chapter2.errors import InputError
+from chapter2.standins import digits
+from chapter2.data import mnist
+from chapter2.run.errors import InputError
 
 N_TRAIN, N_TEST = 12, 5
 

@@ -1,4 +1,4 @@
-"""chapter2.rps and chapter2.players: reading data.txt, the simulated
+"""chapter2.game.rps and chapter2.standins.players: reading data.txt, the simulated
 players, padding with masking, the one-move-at-a-time model, appending games."""
 
 import keras
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from chapter2 import players, rps
-from chapter2.errors import InputError
+from chapter2.standins import players
+from chapter2.game import rps
+from chapter2.run.errors import InputError
 
 
 # --- reading data.txt ----------------------------------------------------------

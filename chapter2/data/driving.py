@@ -17,7 +17,7 @@ into metrics.json. In this order:
    and only then renamed, so an interrupted download is never mistaken for
    the data set.
 3. When that download is impossible (no network) or skipped (``--offline``),
-   the lane simulator (``chapter2.lanesim``) renders a stand-in, announced on
+   the lane simulator (``chapter2.standins.lanesim``) renders a stand-in, announced on
    the console and as ``"source": "simulator"``.
 
 Pickles are parsed, never trusted: :class:`ArrayUnpickler` admits only what an
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chapter2.errors import InputError, brief
+from chapter2.run.errors import InputError, brief
 
 URL = "https://s3.amazonaws.com/donkey_resources/indoor_lanes.pkl"
 FILE_NAME = "indoor_lanes.pkl"
@@ -396,7 +396,7 @@ def download(url=URL, cache_dir=None, *, log=print):
 
 def simulate(frames, seed=0, *, log=print):
     """(X, Y, info) rendered by the lane simulator."""
-    from chapter2 import lanesim
+    from chapter2.standins import lanesim
 
     log(f"using the lane SIMULATOR: {frames} rendered frames (seed {seed}), not the chapter's indoor_lanes data")
     X, Y = lanesim.make_dataset(frames, seed=seed)

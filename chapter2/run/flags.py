@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from chapter2.errors import InputError, TrainingDiverged
+from chapter2.run.errors import InputError, TrainingDiverged
 
 SCALARS = (bool, int, float, str)
 

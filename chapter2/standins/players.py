@@ -18,8 +18,8 @@ all) exists for comparisons; it is not in the generated data.
 
 Write the project's data.txt (deterministic per seed; written atomically):
 
-    python -m chapter2.players --seed 7 --out data.txt
-    python -m chapter2.players --seed 3 --games 10       # to stdout
+    python -m chapter2.standins.players --seed 7 --out data.txt
+    python -m chapter2.standins.players --seed 3 --games 10       # to stdout
 """
 
 import argparse
@@ -28,8 +28,8 @@ import sys
 
 import numpy as np
 
-from chapter2.errors import InputError
-from chapter2.io import atomic_path
+from chapter2.run.errors import InputError
+from chapter2.run.files import atomic_path
 
 HABITS = ("repeat", "cycle_up", "cycle_down", "double", "alternate", "win_stay_lose_shift")
 MOVE_NAMES = ("rock", "paper", "scissors")
@@ -176,7 +176,7 @@ def format_games(games):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m chapter2.players",
+        prog="python -m chapter2.standins.players",
         description="Write rock-paper-scissors games of simulated players, one game per line "
                     "(0 = rock, 1 = paper, 2 = scissors).")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
@@ -202,6 +202,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from chapter2 import cli
+    from chapter2.run import flags
 
-    sys.exit(cli.run(main))
+    sys.exit(flags.run(main))

@@ -25,7 +25,7 @@ def save(fig, path, show=None):
     """Write `fig` as a PNG (atomically), then show or close it."""
     import matplotlib.pyplot as plt
 
-    from chapter2.io import atomic_path
+    from chapter2.run.files import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -12,8 +12,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2.errors import InputError
-from chapter2.players import MOVE_NAMES, beats, outcome
+from chapter2.run.errors import InputError
+from chapter2.standins.players import MOVE_NAMES, beats, outcome
 
 TRAILING_WHITESPACE = b" \t\r\f\v"
 KEYS = {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2}
@@ -56,7 +56,7 @@ def read_games(path, min_moves=10, notice=print):
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file; expected rock-paper-scissors games, one per line "
-                         "(write one with: python -m chapter2.players --out data.txt)") from None
+                         "(write one with: python -m chapter2.standins.players --out data.txt)") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder; expected a text file of games, one per line") from None
     except OSError as err:
@@ -328,7 +328,7 @@ def load_model(path):
 # --- playing -----------------------------------------------------------------
 def play_against(model, player, moves, games=1):
     """The model plays `games` new games of `moves` rounds against simulated
-    players (a function ``make_player() -> chapter2.players.Player``): at
+    players (a function ``make_player() -> chapter2.standins.players.Player``): at
     every round it predicts the player's next move from the player's moves
     so far and plays what beats it. Returns counts {win, draw, loss} from
     the model's side."""

@@ -68,7 +68,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageDraw
 
-from chapter2.io import atomic_path
+from chapter2.run.files import atomic_path
 
 FRAME_SHAPE = (120, 160, 3)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2 import plots
-from chapter2.errors import InputError, TrainingDiverged
-from chapter2.io import atomic_path, write_json
+from chapter2.run import plots
+from chapter2.run.errors import InputError, TrainingDiverged
+from chapter2.run.files import atomic_path, write_json
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"

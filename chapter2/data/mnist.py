@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chapter2.errors import InputError, brief
+from chapter2.run.errors import InputError, brief
 
 SIDE = 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -91,7 +91,7 @@ def _download():
 
 
 def _synthetic(seed, quick, note):
-    from chapter2.digits import synthetic_mnist
+    from chapter2.standins.digits import synthetic_mnist
 
     sizes = QUICK_SIZES if quick else (60000, 10000)
     (x_train, y_train), (x_test, y_test) = synthetic_mnist(seed, *sizes)

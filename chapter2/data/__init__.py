@@ -1,0 +1,1 @@
+"""Loaders for the real data sources: MNIST, driving recordings, games of data.txt."""

@@ -1,0 +1,1 @@
+"""Model helpers: a faster epoch loop for tiny models, the steering pipeline."""
