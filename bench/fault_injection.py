@@ -1,0 +1,120 @@
+"""Kill a run with SIGKILL at random moments, rerun it until it finishes,
+and check that nothing was lost or counted twice.
+
+    python bench/fault_injection.py                       # Chapter_2_1, 8 kills
+    python bench/fault_injection.py --script Chapter_2_2.py --kills 12 --epochs 3
+
+Each attempt starts the script with the same --run-dir and kills it after a
+random delay (anywhere in its life: importing, loading data, mid-epoch,
+mid-save, after training, while writing figures or driving), until an
+attempt is allowed to finish. Then the finished run must have:
+history.csv, metrics.json and TensorBoard's epoch steps each covering every
+epoch exactly once, and no attempt may have printed a traceback. The test
+suite runs a short version (tests/test_fault_injection.py).
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def attempt(cmd, env, kill_after):
+    """Run `cmd`; SIGKILL it after `kill_after` seconds (None: let it end).
+    Returns (exit status or 'killed', stderr text)."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            proc.wait(timeout=kill_after)
+            status = proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            status = "killed"
+        err.seek(0)
+        return status, err.read().decode(errors="replace")
+
+
+def check_run(run_dir, epochs):
+    """The problems of a finished run folder ([] when it is whole)."""
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    problems = []
+    expected = list(range(epochs))
+    try:
+        record = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError) as err:
+        return [f"metrics.json unreadable: {err}"]
+    got = [row["epoch"] for row in record["history"]]
+    if got != expected:
+        problems.append(f"metrics.json history epochs {got}")
+    with (run_dir / "history.csv").open(newline="") as fh:
+        rows = [int(r["epoch"]) for r in csv.DictReader(fh)]
+    if rows != expected:
+        problems.append(f"history.csv epochs {rows}")
+    for part in ("train", "validation"):
+        folder = run_dir / "logs" / part
+        acc = ea.EventAccumulator(str(folder), size_guidance={ea.TENSORS: 0})
+        acc.Reload()
+        steps = [e.step for e in acc.Tensors("epoch_loss")] if "epoch_loss" in acc.Tags()[ea.TENSORS] else []
+        if steps != expected:
+            problems.append(f"TensorBoard {part} epoch_loss steps {steps}")
+    if (run_dir / "resume").exists():
+        problems.append("resume points left after the run finished")
+    return problems
+
+
+def kill_and_resume(script, args, run_dir, epochs, kills, max_delay, seed=0, log=print):
+    """Kill `kills` attempts at random delays in (0, max_delay) s, then let
+    one finish. Returns {"attempts", "killed", "tracebacks", "problems"}."""
+    rng = random.Random(seed)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, str(ROOT / script), *args, "--epochs", str(epochs), "--run-dir", str(run_dir)]
+    result = {"attempts": 0, "killed": 0, "tracebacks": [], "problems": []}
+    for n in range(kills + 1):
+        delay = rng.uniform(0.5, max_delay) if n < kills else None
+        status, err = attempt(cmd, env, delay)
+        result["attempts"] += 1
+        result["killed"] += status == "killed"
+        if "Traceback" in err:
+            result["tracebacks"].append(err[-2000:])
+        if status not in ("killed", 0):
+            result["problems"].append(f"attempt {n + 1} exited {status}: {err.strip()[-300:]}")
+        log(f"attempt {n + 1}: {'killed after %.1f s' % delay if status == 'killed' else f'exit {status}'}")
+        if status == 0:
+            break
+    if (run_dir / "metrics.json").exists():
+        result["problems"] += check_run(run_dir, epochs)
+    else:
+        result["problems"].append("the run never finished")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--script", default="Chapter_2_1.py")
+    parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--max-delay", type=float, default=40.0, help="seconds; about one quick run's length")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    extra = ["--quick"] + (["--offline"] if args.script in ("Chapter_2_1.py",) else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = kill_and_resume(args.script, extra, Path(tmp) / "run", args.epochs, args.kills,
+                                 args.max_delay, args.seed)
+    print(f"{args.script}: {result['attempts']} attempts, {result['killed']} killed, "
+          f"{len(result['tracebacks'])} with a traceback, problems: {result['problems'] or 'none'}")
+    return 0 if not result["problems"] and not result["tracebacks"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
