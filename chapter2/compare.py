@@ -9,9 +9,10 @@ The command prints one table, one row per run: the settings that differ
 between the runs, then the figures the runs are judged by (validation loss,
 test MSE and MAE, autonomy, accuracy, win rate), the parameters, the epochs
 trained, seconds per epoch and samples per second, best first by the
-script's headline figure. Runs of different scripts share a table on the
-figures they have in common (Chapter_2_2 against Chapter_2_3 is the chapter's
-own comparison). ``--markdown`` prints the table in Markdown for pasting.
+script's headline figure. Runs of different scripts share the table: they
+are ranked together where they share that figure (Chapter_2_2 against
+Chapter_2_3, the chapter's own comparison, on test MSE) and grouped by
+script otherwise. ``--markdown`` prints the table in Markdown for pasting.
 
 It also writes a figure (compare.png unless ``--figure PATH``) with the runs'
 validation loss per epoch overlaid (the training loss for scripts that have
@@ -41,6 +42,7 @@ OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 # Table headings of the figures, with their units.
 HEADINGS = {
     "val_loss": "val_loss",
+    "code_size": "code values",
     "test_mse": "test MSE",
     "test_mae": "test MAE",
     "autonomy": "autonomy %",
@@ -75,6 +77,7 @@ class Run:
         self.status = "unfinished"
         self.problem = ""
         self.config = {}
+        self.data = None
         self.figures = {}
         self.history = []
 
@@ -90,7 +93,7 @@ class Run:
             text = f"unfinished: {len(self.history)} epoch{'s' if len(self.history) != 1 else ''} in {HISTORY_FILE}"
             last = self.history[-1] if self.history else {}
             for key in ("val_loss", "loss"):
-                if isinstance(last.get(key), (int, float)):
+                if _real(last.get(key)) is not None:
                     return f"{text}, last {key} {last[key]:.4g}"
             return text + (f" ({self.problem})" if self.problem else "")
         return ""
@@ -185,6 +188,9 @@ def read_run(path):
     history = [row for row in record.get("history") or [] if isinstance(row, dict)]
     run.history = history or run.history
     run.config = record["config"]
+    dataset = record.get("dataset")
+    if isinstance(dataset, dict):
+        run.data = str(dataset.get("name") or dataset.get("source") or "") or None
     run.status = "finished"
     return run
 
@@ -225,6 +231,13 @@ def _float(text):
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def _real(value):
+    """`value` if it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
 
 
 def _script_from_path(path):
@@ -281,6 +294,15 @@ def differing_settings(runs):
             if len({setting_text(r.config[name]) if name in r.config else None for r in finished}) > 1]
 
 
+def datasets(runs):
+    """The data sets of the finished runs, each once, in order."""
+    found = []
+    for r in runs:
+        if r.finished and r.data not in found:
+            found.append(r.data)
+    return found
+
+
 def setting_text(value):
     value = hparam_value(value)
     if isinstance(value, bool):
@@ -295,7 +317,7 @@ def figure_text(name, value):
         return f"{value * 100:.1f}"
     if name == "autonomy":
         return f"{value:.1f}"
-    if name in ("parameters", "epochs"):
+    if name in ("parameters", "epochs", "code_size"):
         return f"{int(round(value)):,}"
     if name == "samples_per_second":
         return f"{value:,.0f}"
@@ -311,12 +333,15 @@ def table(runs):
     figures = [name for name in HEADINGS if any(name in r.figures for r in runs)]
     show_script = len({r.script for r in runs}) > 1
     show_status = any(not r.finished for r in runs)
+    show_data = len(datasets(runs)) > 1
     headings = ["run"] + (["script"] if show_script else []) + (["status"] if show_status else [])
+    headings += ["data"] if show_data else []
     headings += settings + [HEADINGS[name] for name in figures]
     numeric = [False] * (len(headings) - len(figures)) + [True] * len(figures)
     rows = []
     for r in runs:
         row = [labels[r.path]] + ([r.script] if show_script else []) + ([r.status] if show_status else [])
+        row += [(r.data or MISSING) if r.finished else MISSING] if show_data else []
         for name in settings:
             text = setting_text(r.config[name]) if r.finished and name in r.config else MISSING
             row.append(text if len(text) <= LONGEST_SETTING else text[:LONGEST_SETTING - 3] + "...")
@@ -365,7 +390,8 @@ def curves_figure(runs, labels, settings=()):
     panels = {}
     for r in runs:
         key = "val_loss" if any("val_loss" in row for row in r.history) else "loss"
-        points = [(row["epoch"] + 1, row[key]) for row in r.history if key in row and "epoch" in row]
+        points = [(_real(row.get("epoch")) + 1, _real(row.get(key))) for row in r.history
+                  if _real(row.get("epoch")) is not None and _real(row.get(key)) is not None]
         if points:
             panels.setdefault(SAME_LOSS.get(r.script, r.script), []).append((r, key, points))
     if not panels:
@@ -417,7 +443,7 @@ class _Parser(argparse.ArgumentParser):
 def parse(argv):
     doc = __doc__.strip().split("\n\n")
     parser = _Parser(prog="python -m chapter2.compare", description=doc[0],
-                     epilog="\n\n".join(doc[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+                     epilog="\n\n".join(["examples:\n" + doc[1]] + doc[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_PARENT",
                         help="a run folder, or a folder above run folders (e.g. runs)")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
@@ -442,14 +468,16 @@ def main(argv=None):
     headings, rows, numeric = table(runs)
     notes = [f"{run_labels(runs)[r.path]}: {r.note()}" for r in runs if not r.finished]
     finished = sum(r.finished for r in runs)
+    data = datasets(runs)
+    data = f"data: {data[0]}" if len(data) == 1 and data[0] else ""
     if args.markdown:
         print(markdown_table(headings, rows, numeric))
-        if notes:
+        if notes or data:
             print()
-            print("\n".join(f"- {n}" for n in notes))
+            print("\n".join(([f"- {data}"] if data else []) + [f"- {n}" for n in notes]))
     else:
         print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} ({finished} finished), {how}; "
-              "the settings not shown are the same in every finished run")
+              "the settings not shown are the same in every finished run" + (f"; {data}" if data else ""))
         print(plain_table(headings, rows, numeric))
         for n in notes:
             print(n)

@@ -12,9 +12,9 @@ from chapter2 import compare
 from conftest import ROOT, error_line, run_script, script_env
 
 
-def make_run(folder, script, config, metrics, history=(), timing=None):
+def make_run(folder, script, config, metrics, history=(), timing=None, data="test"):
     folder.mkdir(parents=True)
-    record = {"script": script, "dataset": {"name": "test"}, "config": config, "metrics": metrics,
+    record = {"script": script, "dataset": {"name": data}, "config": config, "metrics": metrics,
               "history": list(history), "timing": timing or {"epochs": len(history)}}
     (folder / "metrics.json").write_text(json.dumps(record))
     return folder
@@ -89,7 +89,7 @@ def test_markdown_table(steering_runs, tmp_path):
     assert lines[1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     assert lines[2].startswith("| b | 0.5 | 0.02 | 0.1 | 90.0 |")
     assert lines[3].startswith("| a | 0.2 | 0.03 |")
-    assert len(lines) == 4
+    assert lines[4:] == ["", "- data: test"]
     assert not (tmp_path / "compare.png").exists()
 
 
@@ -111,6 +111,8 @@ def test_unfinished_and_damaged_runs_are_listed_not_fatal(tmp_path):
     (runs / "a-list" / "metrics.json").write_text("[1, 2]")
     make_run(runs / "bad-timing", "chapter_2_1", {"seed": 7}, {"val_loss": 0.1}).joinpath("metrics.json").write_text(
         json.dumps({"script": "chapter_2_1", "config": {}, "metrics": {"val_loss": 0.1}, "timing": [1]}))
+    make_run(runs / "odd-history", "chapter_2_1", {"seed": 7}, {"val_loss": 0.5},
+             [{"epoch": "one", "val_loss": 0.3}, {"epoch": 1, "val_loss": "x"}, "row", {"epoch": 2, "val_loss": 0.4}])
     (runs / "not-utf8").mkdir()
     (runs / "not-utf8" / "metrics.json").write_bytes(b"\xff\xfe\x00garbage")
 
@@ -118,12 +120,12 @@ def test_unfinished_and_damaged_runs_are_listed_not_fatal(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = {r["run"]: r for r in rows_of(proc.stdout)}
     order = list(rows)
-    assert order[:3] == ["better", "good", "unfinished"]
-    assert set(order[3:]) == {"bad-json", "no-metrics", "a-list", "bad-timing", "not-utf8"}
+    assert order[:4] == ["better", "good", "odd-history", "unfinished"]
+    assert set(order[4:]) == {"bad-json", "no-metrics", "a-list", "bad-timing", "not-utf8"}
     assert rows["better"]["status"] == "finished" and rows["better"]["FILTERS"] == "32,16,16"
     assert rows["unfinished"]["status"] == "unfinished" and rows["unfinished"]["FILTERS"] == "-"
     assert rows["unfinished"]["epochs"] == "2" and rows["unfinished"]["val_loss"] == "-"
-    assert all(rows[r]["status"] == "damaged" for r in order[3:])
+    assert all(rows[r]["status"] == "damaged" for r in order[4:])
     notes = proc.stdout
     assert "unfinished: unfinished: 2 epochs in history.csv, last val_loss 0.17" in notes
     assert "bad-json: damaged: metrics.json is not valid JSON" in notes
@@ -149,6 +151,16 @@ def test_runs_of_scripts_without_a_shared_headline_are_grouped(tmp_path):
     assert headings[:4] == ["run", "script", "FILTERS", "UNITS"]
     assert rows[1][:4] == ["chapter_2_4/y", "chapter_2_4", "-", "64"]
     assert rows[1][headings.index("accuracy %")] == "90.0" and rows[0][headings.index("accuracy %")] == "-"
+
+
+def test_the_data_is_named_and_a_column_when_it_differs(tmp_path):
+    make_run(tmp_path / "a", "chapter_2_1", {"seed": 7}, {"val_loss": 0.1}, data="MNIST")
+    make_run(tmp_path / "b", "chapter_2_1", {"seed": 7}, {"val_loss": 0.2}, data="synthetic digits")
+    proc = compare_cli(tmp_path / "a", tmp_path / "b", "--no-figure", cwd=tmp_path)
+    assert [(r["run"], r["data"]) for r in rows_of(proc.stdout)] == [("a", "MNIST"), ("b", "synthetic digits")]
+    assert "data:" not in proc.stdout.splitlines()[0]
+    proc = compare_cli(tmp_path / "a", "--no-figure", cwd=tmp_path)
+    assert proc.stdout.splitlines()[0].endswith("; data: MNIST") and "data" not in rows_of(proc.stdout)[0]
 
 
 def test_run_folders_are_found_once_and_not_inside_each_other(tmp_path):

@@ -39,9 +39,9 @@ def test_headline_figures_of_each_script():
     history = [{"epoch": 0, "loss": 0.3, "val_loss": 0.25, "epoch_seconds": 9.0},
                {"epoch": 1, "loss": 0.2, "val_loss": 0.2, "epoch_seconds": 4.0},
                {"epoch": 2, "loss": 0.1, "val_loss": 0.15, "epoch_seconds": 6.0}]
-    one = hparams.headline(record("chapter_2_1", {"val_loss": 0.1, "parameters": 4385}, history,
-                                  {"epochs": 3, "train_seconds": 19.0, "samples_per_second": 1000.0}))
-    assert one == {"val_loss": 0.1, "parameters": 4385, "epochs": 3, "seconds_per_epoch": 5.0,
+    one = hparams.headline(record("chapter_2_1", {"val_loss": 0.1, "parameters": 4385, "code_shape": [4, 4, 8]},
+                                  history, {"epochs": 3, "train_seconds": 19.0, "samples_per_second": 1000.0}))
+    assert one == {"val_loss": 0.1, "code_size": 128, "parameters": 4385, "epochs": 3, "seconds_per_epoch": 5.0,
                    "samples_per_second": 1000.0, "train_seconds": 19.0}
 
     two = hparams.headline(record("chapter_2_3", {"test_mse": 0.02, "test_mae": 0.1, "autonomy": 87.5,

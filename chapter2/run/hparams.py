@@ -7,9 +7,9 @@ writes, into the run's ``logs`` folder (beside Keras' ``logs/train`` and
 ``logs/validation``), the settings as TensorBoard hparams and the figures
 as scalars of the same names. ``tensorboard --logdir runs`` then lists every
 run once in the HParams table and parallel-coordinates view, with the
-columns of all five scripts side by side, and its Time Series tab can show
-the settings beside each run's curves (TensorBoard matches ``logs/train`` and
-``logs/validation`` to the settings logged in ``logs``).
+columns of all five scripts side by side; its Time Series tab gives
+``logs/train`` and ``logs/validation`` the settings logged in ``logs`` (it
+matches runs to settings by folder prefix).
 
 No experiment configuration (``hparams_config``) is written: TensorBoard
 reads a single one for the whole log folder, the first it finds, so one run's
@@ -40,6 +40,7 @@ HEADLINE = {
 # whether lower is better.
 FIGURES = {
     "val_loss": True,            # Chapter_2_1: reconstruction loss on the test digits
+    "code_size": True,           # Chapter_2_1: numbers in the encoder's code (exercise 2)
     "test_mse": True,            # Chapter_2_2/2_3: steering error on the test split
     "test_mae": True,
     "autonomy": False,           # Chapter_2_2/2_3: closed-loop drive, % of time without help
@@ -74,6 +75,9 @@ def headline(record):
         put("val_loss", metrics["val_loss"])
     elif str(record.get("script", "")).endswith("2_1") and history:
         put("val_loss", history[-1].get("val_loss"))
+    shape = metrics.get("code_shape")
+    if isinstance(shape, list) and shape and all(_number(n) for n in shape):
+        put("code_size", math.prod(int(n) for n in shape))
     sequences = _number(metrics.get("generated_sequences"))
     if sequences:
         put("generated_right", (_number(metrics.get("generated_entirely_right")) or 0) / sequences)
