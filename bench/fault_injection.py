@@ -28,20 +28,44 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def attempt(cmd, env, kill_after):
-    """Run `cmd`; SIGKILL it after `kill_after` seconds (None: let it end).
-    Returns (exit status or 'killed', stderr text)."""
+def attempt(cmd, env, kill_when):
+    """Run `cmd`; SIGKILL it as soon as `kill_when()` is true (None: let it
+    end). Returns (exit status or 'killed', stderr text)."""
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            proc.wait(timeout=kill_after)
-            status = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            status = "killed"
+        status = None
+        while status is None:
+            if proc.poll() is not None:
+                status = proc.returncode
+            elif kill_when is not None and kill_when():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                status = "killed"
+            else:
+                time.sleep(0.01)
         err.seek(0)
         return status, err.read().decode(errors="replace")
+
+
+def after(seconds):
+    """A kill moment: `seconds` after the attempt starts."""
+    t0 = []
+
+    def due():
+        t0.append(time.monotonic()) if not t0 else None
+        return time.monotonic() - t0[0] >= seconds
+    due.text = f"after {seconds:.1f} s"
+    return due
+
+
+def when_exists(path, text):
+    """A kill moment: as soon as `path` exists (e.g. a resume point, a figure)."""
+    path = Path(path)
+
+    def due():
+        return any(path.parent.glob(path.name)) if "*" in path.name else path.exists()
+    due.text = text
+    return due
 
 
 def check_run(run_dir, epochs):
@@ -73,24 +97,37 @@ def check_run(run_dir, epochs):
     return problems
 
 
-def kill_and_resume(script, args, run_dir, epochs, kills, max_delay, seed=0, log=print):
-    """Kill `kills` attempts at random delays in (0, max_delay) s, then let
-    one finish. Returns {"attempts", "killed", "tracebacks", "problems"}."""
+def moments(run_dir, epochs, kills, max_delay, seed):
+    """Kill moments: fixed ones that cover each phase of a run (mid-save of
+    a resume point, between epochs, after training, while writing the
+    outputs), then random delays in (0.5, max_delay) s."""
+    fixed = [when_exists(run_dir / "resume" / ".epoch-*", "while a resume point is being written"),
+             when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
+             when_exists(run_dir / "history.csv", "as history.csv appears (mid-epoch)"),
+             when_exists(run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"),
+             when_exists(run_dir / "model.keras", "while writing the outputs")]
     rng = random.Random(seed)
+    chosen = fixed[:kills]
+    chosen += [after(rng.uniform(0.5, max_delay)) for _ in range(kills - len(chosen))]
+    return chosen
+
+
+def kill_and_resume(script, args, run_dir, epochs, kills, max_delay, seed=0, log=print):
+    """Kill `kills` attempts (see moments), then let one finish.
+    Returns {"attempts", "killed", "tracebacks", "problems"}."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, str(ROOT / script), *args, "--epochs", str(epochs), "--run-dir", str(run_dir)]
     result = {"attempts": 0, "killed": 0, "tracebacks": [], "problems": []}
-    for n in range(kills + 1):
-        delay = rng.uniform(0.5, max_delay) if n < kills else None
-        status, err = attempt(cmd, env, delay)
+    for n, when in enumerate(moments(run_dir, epochs, kills, max_delay, seed) + [None]):
+        status, err = attempt(cmd, env, when)
         result["attempts"] += 1
         result["killed"] += status == "killed"
         if "Traceback" in err:
             result["tracebacks"].append(err[-2000:])
         if status not in ("killed", 0):
             result["problems"].append(f"attempt {n + 1} exited {status}: {err.strip()[-300:]}")
-        log(f"attempt {n + 1}: {'killed after %.1f s' % delay if status == 'killed' else f'exit {status}'}")
-        if status == 0:
+        log(f"attempt {n + 1}: {'killed ' + when.text if status == 'killed' else f'exit {status}'}")
+        if status == 0 and when is None:
             break
     if (run_dir / "metrics.json").exists():
         result["problems"] += check_run(run_dir, epochs)
@@ -107,6 +144,10 @@ def main(argv=None):
     parser.add_argument("--max-delay", type=float, default=40.0, help="seconds; about one quick run's length")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from chapter2.run import console
+
+    console.quiet()  # the TensorBoard reader imports TensorFlow
     extra = ["--quick"] + (["--offline"] if args.script in ("Chapter_2_1.py",) else [])
     with tempfile.TemporaryDirectory() as tmp:
         result = kill_and_resume(args.script, extra, Path(tmp) / "run", args.epochs, args.kills,

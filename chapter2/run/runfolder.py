@@ -33,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2.run import plots
+from chapter2.run import hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
 from chapter2.run.files import atomic_path, read_json, write_json
 from chapter2.run.flags import show
@@ -84,8 +84,7 @@ class Run:
             print(f"resuming: after epoch {epoch}")
         self.initial_epoch = epoch
         self._trim_history(epoch)
-        if epoch:
-            _mark_restart(self.logs, epoch)
+        _mark_restart(self.logs, epoch)  # an interrupted process may have logged epochs past it
         return epoch
 
     def callbacks(self, samples_per_epoch=None, *, best_model=None, monitor="val_loss", patience=None,
@@ -184,6 +183,10 @@ class Run:
         record.update(extra)
         write_json(self.file(METRICS_FILE), record)
         print(f"wrote {self.file(METRICS_FILE)}")
+        # Settings and headline figures for TensorBoard's HParams dashboard.
+        hparams.log_hparams(self.logs, dict(record["config"], script=self.script), hparams.headline(record),
+                            run_name=str(self.path), start_time=self.started,
+                            step=record["timing"].get("epochs", 0))
         if self.cfg.quick:
             print("smoke run (--quick): a few epochs on a small subset; its figures check that the "
                   "script works and are not results")
