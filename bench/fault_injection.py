@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def attempt(cmd, env, kill_when):
@@ -70,7 +71,7 @@ def when_exists(path, text):
 
 def check_run(run_dir, epochs):
     """The problems of a finished run folder ([] when it is whole)."""
-    from tensorboard.backend.event_processing import event_accumulator as ea
+    from chapter2.run import tblog
 
     problems = []
     expected = list(range(epochs))
@@ -86,10 +87,7 @@ def check_run(run_dir, epochs):
     if rows != expected:
         problems.append(f"history.csv epochs {rows}")
     for part in ("train", "validation"):
-        folder = run_dir / "logs" / part
-        acc = ea.EventAccumulator(str(folder), size_guidance={ea.TENSORS: 0})
-        acc.Reload()
-        steps = [e.step for e in acc.Tensors("epoch_loss")] if "epoch_loss" in acc.Tags()[ea.TENSORS] else []
+        steps = [step for step, _ in tblog.read_scalars(run_dir / "logs", part, "epoch_loss")]
         if steps != expected:
             problems.append(f"TensorBoard {part} epoch_loss steps {steps}")
     if (run_dir / "resume").exists():
@@ -100,10 +98,10 @@ def check_run(run_dir, epochs):
 def moments(run_dir, epochs, kills, max_delay, seed):
     """Kill moments: fixed ones that cover each phase of a run (mid-save of
     a resume point, between epochs, after training, while writing the
-    outputs), then random delays in (0.5, max_delay) s."""
+    outputs), then random delays in (0.5, max_delay) s: start-up, loading,
+    mid-epoch, anywhere."""
     fixed = [when_exists(run_dir / "resume" / ".epoch-*", "while a resume point is being written"),
              when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
-             when_exists(run_dir / "history.csv", "as history.csv appears (mid-epoch)"),
              when_exists(run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"),
              when_exists(run_dir / "model.keras", "while writing the outputs")]
     rng = random.Random(seed)
@@ -144,7 +142,6 @@ def main(argv=None):
     parser.add_argument("--max-delay", type=float, default=40.0, help="seconds; about one quick run's length")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from chapter2.run import console
 
     console.quiet()  # the TensorBoard reader imports TensorFlow

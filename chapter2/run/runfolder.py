@@ -84,7 +84,7 @@ class Run:
             print(f"resuming: after epoch {epoch}")
         self.initial_epoch = epoch
         self._trim_history(epoch)
-        _mark_restart(self.logs, epoch)  # an interrupted process may have logged epochs past it
+        _drop_events_from(self.logs, epoch)  # an interrupted process may have logged epochs past it
         return epoch
 
     def callbacks(self, samples_per_epoch=None, *, best_model=None, monitor="val_loss", patience=None,
@@ -350,20 +350,29 @@ def _lock(path):
     return fd
 
 
-def _mark_restart(logs, step):
-    """Tell TensorBoard that the run restarted at `step`: its reader drops
-    the events at or after it that an interrupted process had written, so
-    every epoch is shown once."""
-    if not Path(logs).is_dir():
-        return
+def _drop_events_from(logs, step):
+    """Remove from the run's TensorBoard event files every summary at or
+    after `step` (epochs an interrupted process logged but did not finish
+    saving: they are trained and logged again), so that TensorBoard shows
+    every epoch once. A file cut short by a kill is rewritten whole."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
     from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.summary.writer.record_writer import RecordWriter
 
-    for folder in sorted({p.parent for p in Path(logs).rglob("events.out.tfevents.*")}):
-        writer = EventFileWriter(str(folder))
-        writer.add_event(event_pb2.Event(wall_time=time.time(), step=step,
-                                         session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
-        writer.close()
+    for path in sorted(Path(logs).rglob("events.out.tfevents.*")) if Path(logs).is_dir() else ():
+        records = list(RawEventFileLoader(str(path)).Load())
+        kept = [r for r in records if not _stale(event_pb2.Event.FromString(r), step)]
+        if len(kept) == len(records) and path.stat().st_size == sum(len(r) + 16 for r in records):
+            continue
+        with atomic_path(path, suffix="") as tmp, tmp.open("wb") as fh:
+            writer = RecordWriter(fh)
+            for record in kept:
+                writer.write(record)
+            writer.flush()
+
+
+def _stale(event, step):
+    return event.HasField("summary") and event.step >= step
 
 
 def read_history(path):
