@@ -167,3 +167,20 @@ def test_a_script_run_prints_nothing_on_stderr(tmp_path):
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --epochs must be at least 1, got 0"
+
+
+def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
+    """--deterministic with the same --seed: two runs give the same history,
+    number for number (what differs between two runs is then the settings)."""
+    from conftest import run_script
+
+    histories = []
+    for n in range(2):
+        run_dir = tmp_path / f"r{n}"
+        proc = run_script("Chapter_2_1.py", "--quick", "--offline", "--deterministic", "--seed", "3",
+                          "--train-digits", "512", "--test-digits", "128", "--run-dir", run_dir)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        record = json.loads((run_dir / "metrics.json").read_text())
+        histories.append([(row["loss"], row["val_loss"]) for row in record["history"]])
+    assert len(histories[0]) == 2
+    assert histories[0] == histories[1]

@@ -321,7 +321,21 @@ def parse(namespace, argv=None, *, quick=None, bounds=None, data=None, options=N
     # What counts as a change is measured against the script's own values,
     # or, for a smoke run, against the smoke run's.
     defaults = dict(constants, **(quick if args.quick else {}))
-    return Config(values, options, defaults=defaults)
+    cfg = Config(values, options, defaults=defaults)
+    seed_everything(cfg.seed, cfg.deterministic)
+    return cfg
+
+
+def seed_everything(seed, deterministic=False):
+    """Seed Python, NumPy and TensorFlow before the model is built; with
+    `deterministic`, also make TensorFlow's ops repeat bit for bit on a CPU."""
+    import keras  # imported here: --help never gets this far
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def run(main, argv=None):

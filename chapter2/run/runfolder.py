@@ -256,8 +256,7 @@ def folder_name(cfg, stamp):
 
 
 def start(script, cfg, *, chief=True):
-    """Make (or reopen, to resume) the run folder, lock it, seed everything,
-    and print where the run writes and how to watch it."""
+    """Make (or reopen, to resume) the run folder, lock it, and print where the run writes and how to watch it."""
     plots.configure(show=getattr(cfg, "show", False))
     if not chief:  # a non-chief worker of a multi-worker run writes nothing shared
         import tempfile
@@ -286,11 +285,6 @@ def start(script, cfg, *, chief=True):
     except OSError as err:
         raise InputError(f"--run-dir {path}: cannot write there ({err.strerror or err})") from None
     run = Run(script, cfg, path, lock)
-    keras.utils.set_random_seed(cfg.seed)
-    if getattr(cfg, "deterministic", False):
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
     changed = cfg.changed()
     print(f"run folder: {path}")
     print("settings:   " + (", ".join(f"--{k.lower().replace('_', '-')} {show(v)}" for k, v in changed.items())
