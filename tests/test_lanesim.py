@@ -113,8 +113,10 @@ def test_ground_truth_controller_drives_and_no_steering_fails():
     refs = lanesim.drive_references(seed=1, seconds=20)
     gt, zero = refs["ground_truth"], refs["no_steering"]
     for r in (gt, zero):
-        assert set(r) == {"autonomy", "interventions", "mean_abs_offset", "distance", "sim_seconds"}
+        assert set(r) == {"autonomy", "interventions", "mean_abs_offset", "max_abs_offset", "distance",
+                          "sim_seconds", "scored"}
         assert r["sim_seconds"] == pytest.approx(20) and r["distance"] == pytest.approx(20 * lanesim.SPEED)
+        assert r["scored"] is True
     assert gt["interventions"] == 0 and gt["autonomy"] == pytest.approx(100)
     assert gt["mean_abs_offset"] < 0.05
     assert zero["interventions"] >= 5 and zero["autonomy"] < 0
@@ -128,14 +130,17 @@ def test_drive_with_a_constant_predictor_gives_finite_metrics_and_a_gif(tmp_path
         seen.append((batch.shape, batch.dtype))
         return np.full((len(batch), 1), 0.3, np.float32)
 
-    result = lanesim.drive(predict, seed=1, seconds=4)
+    notes = []
+    result = lanesim.drive(predict, seed=1, seconds=4, log=notes.append)
+    assert notes[0] == "drive: 4 simulated s on the evaluation course (80 steps)"
     assert seen[0] == ((1, 120, 160, 3), np.uint8) and len(seen) == 4 * lanesim.STEP_HZ
     for key in ("autonomy", "mean_abs_offset", "distance", "sim_seconds"):
         assert math.isfinite(result[key])
     assert result["interventions"] >= 1                 # steering right on a left-hand loop
     frames = result["frames"]
     assert len(frames) == 4 * lanesim.STEP_HZ // lanesim.RECORD_EVERY
-    assert frames[0].dtype == np.uint8 and frames[0].shape[0] == 120 and frames[0].shape[2] == 3
+    assert frames[0].dtype == np.uint8 and frames[0].shape[0] == 120 + 40 and frames[0].shape[2] == 3
+    assert result["scored"] is False                      # 4 s: too short for the figure to mean anything
     path = tmp_path / "drive.gif"
     path.write_bytes(b"old")
     lanesim.save_gif(frames, path)
@@ -149,8 +154,101 @@ def test_drive_with_a_constant_predictor_gives_finite_metrics_and_a_gif(tmp_path
 
 
 def test_drive_without_recording_and_with_nan_predictions():
-    result = lanesim.drive(lambda b: np.full(len(b), np.nan), seconds=1, record=False)
+    result = lanesim.drive(lambda b: np.full(len(b), np.nan), seconds=1, record=False, log=None)
     assert "frames" not in result
     assert all(math.isfinite(result[k]) for k in ("autonomy", "mean_abs_offset"))
     with pytest.raises(ValueError, match="no steering angle"):
-        lanesim.drive(lambda b: np.zeros(0), seconds=0.5, record=False)
+        lanesim.drive(lambda b: np.zeros(0), seconds=0.5, record=False, log=None)
+
+
+def test_each_gif_frame_carries_time_and_score_below_an_untouched_camera_view():
+    from chapter2.standins.lanesim import evaluation as evaluation
+
+    seen = []
+
+    def predict(batch):
+        seen.append(batch[0].copy())
+        return np.ones(1)                                   # hard right: interventions on a left-hand loop
+
+    frames = lanesim.drive(predict, seconds=2.5, log=None)["frames"]
+    first, last = frames[0], frames[-1]
+    # The camera view is exactly what the model saw: nothing is drawn over it.
+    np.testing.assert_array_equal(first[:120, :160], seen[0])
+    np.testing.assert_array_equal(last[:120, :160], seen[(len(frames) - 1) * evaluation.RECORD_EVERY])
+    strip_first, strip_last = first[120:], last[120:]
+    assert strip_first.max() > 200                          # text and legend are drawn
+    text_rows = slice(10, 24)                               # the time/score line changes as the drive goes on
+    assert np.mean(strip_first[text_rows] != strip_last[text_rows]) > 0.01
+    legend_rows = slice(24, 40)                             # the legend does not
+    np.testing.assert_array_equal(strip_first[legend_rows], strip_last[legend_rows])
+    # Overlay colours are Okabe-Ito ones: the orange steering bar is under the camera view.
+    bar = last[120:128, :160].reshape(-1, 3)
+    assert (bar == (230, 159, 0)).all(axis=1).sum() > 50
+
+
+def test_short_drives_are_not_scored_and_long_ones_are():
+    short = lanesim.drive(lambda b: np.zeros(1), seconds=1, record=False, log=None)
+    assert short["scored"] is False
+    refs = lanesim.drive_references(seconds=lanesim.MIN_SCORED_SECONDS)
+    assert refs["ground_truth"]["scored"] is True
+
+
+def test_long_drives_report_progress_without_flooding(monkeypatch):
+    from chapter2.standins.lanesim import evaluation as evaluation
+
+    notes = []
+    monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 0.0)
+    lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
+    assert notes[0].startswith("drive: 0.5 simulated s") and len(notes) == 10   # one a step, but the last
+    monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 1e9)
+    notes.clear()
+    lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
+    assert len(notes) == 1
+
+
+def test_the_course_has_gaps_shadows_and_sharper_reversing_bends():
+    track = lanesim.evaluation_track()
+    kappas = [k for _, k in (p[3:5] for p in track.pieces)]
+    assert max(abs(k) for k in kappas) > 1 / 1.5                 # sharper than the old 1.8 m radius
+    assert any(a * b < 0 for a, b in zip(kappas, kappas[1:]))   # a bend reversing straight into another
+    s = np.array([8.0, 11.0, 22.7, 3.0])
+    visible = track.lines_visible(s)
+    np.testing.assert_array_equal(visible, [[0, 1, 0, 1], [1, 0, 0, 1]])
+    x, y, _ = track.point(14.5)                                 # a shadow's centre, and a sunny spot
+    light = track.light(np.array([x, track.point(3.0)[0]]), np.array([y, track.point(3.0)[1]]))
+    assert light[0] == pytest.approx(0.5) and light[1] == 1
+    assert lanesim.Track([(1.0, 0.0)]).lines_visible(s) is None
+
+
+def test_the_course_camera_is_off_centre_and_turned():
+    from chapter2.standins.lanesim import evaluation as evaluation
+
+    x, y, h = evaluation.camera_pose(0.0, 0.0, 0.0)           # car at the origin, heading east
+    assert y == pytest.approx(-lanesim.CAMERA_SHIFT) and x == 0 and h == pytest.approx(-lanesim.CAMERA_YAW)
+    assert 0 < lanesim.CAMERA_SHIFT < 0.1 and 0 < lanesim.CAMERA_YAW < math.radians(5)
+
+
+def test_a_loop_that_cannot_close_is_refused():
+    from chapter2.standins.lanesim.track import closed_loop
+
+    with pytest.raises(ValueError, match="closes only with"):
+        closed_loop([(0.0, 0.0), (math.pi, 1.0), (0.0, 0.0), (math.pi / 2 * 1.0, 1.0)], free=(0, 2))
+
+
+def test_a_nearly_straight_arc_still_moves_the_car():
+    from chapter2.standins.lanesim.track import advance
+
+    x, y, h = advance(1.0, 2.0, 0.5, 0.075, 1e-15)            # a steering angle of 1e-16
+    assert math.hypot(x - 1.0, y - 2.0) == pytest.approx(0.075)
+    x, y, h = advance(0.0, 0.0, 0.0, math.pi, 1.0)            # half a circle of radius 1
+    assert (x, y, h) == pytest.approx((0.0, 2.0, math.pi), abs=1e-12)
+
+
+def test_rendering_reports_progress_when_asked():
+    notes = []
+    X, _ = lanesim.make_dataset(40, seed=1, log=notes.append)
+    assert notes[0] == "rendering 40 simulator frames (seed 1)" and len(notes) == 1
+    scenes = lanesim.sample_scenes(48, seed=1)
+    lanesim.render_scenes(scenes, seed=1, threads=1, log=notes.append, progress_every=0.0)
+    assert [n.split()[1] for n in notes[1:]] == ["16/48", "32/48"]          # not the last chunk: it is done
+    np.testing.assert_array_equal(X, lanesim.make_dataset(40, seed=1)[0])   # quiet or not, the same frames

@@ -1,0 +1,138 @@
+"""Camera frames as the steering network takes them: 120x160 RGB uint8.
+
+The one place that knows the frame size (``FRAME_SHAPE``), how frames of
+another size or type are brought to it, and how an image file is read
+without trusting its header.
+"""
+
+import re
+import warnings
+
+import numpy as np
+
+from chapter2.run.errors import InputError, brief
+
+FRAME_SHAPE = (120, 160, 3)  # rows, columns, RGB: the Donkey Car camera frame
+MAX_IMAGE_PIXELS = 25_000_000  # an image file claiming more pixels is refused (a 5000x5000 photo)
+
+
+def read_image(path, where=None):
+    """One image file as a uint8 (120, 160, 3) frame, resized if needed.
+
+    ``where`` names the record that refers to the file (``<file>: line N``)
+    for the message when the image is missing. The header's size is checked
+    before any pixel is decoded, so a file that claims 30000x30000 pixels
+    is refused in one line instead of filling memory."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise InputError(f"{where or path}: its image {path} is missing")
+    try:
+        with warnings.catch_warnings():  # PIL warns of large images itself; the check below says it once
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InputError(_too_large(path, width, height))
+            if img.format == "JPEG":
+                img.draft("RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # decode at a reduced scale: faster
+            img = img.convert("RGB")
+            if img.size != (FRAME_SHAPE[1], FRAME_SHAPE[0]):
+                img = img.resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)
+            return np.asarray(img)
+    except Image.DecompressionBombError as err:
+        claimed = re.search(r"\d+", str(err))  # PIL says "Image size (N pixels) exceeds ..."
+        claimed = f"{int(claimed.group()):,}" if claimed else "too many"
+        raise InputError(f"{path}: the image header claims {claimed} pixels, more than the "
+                         f"{MAX_IMAGE_PIXELS:,} this reader accepts") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+        raise InputError(f"{path}: not a readable image ({brief(err, 120)})") from None
+
+
+def _too_large(path, width, height):
+    return (f"{path}: the image header claims {width}x{height} pixels, more than the "
+            f"{MAX_IMAGE_PIXELS:,} this reader accepts (frames are {FRAME_SHAPE[1]}x{FRAME_SHAPE[0]})")
+
+
+def resize_frames(X):
+    """uint8 frames of any size, resized (bilinear) to 120x160, one at a time."""
+    from PIL import Image
+
+    out = np.empty((len(X),) + FRAME_SHAPE, dtype=np.uint8)
+    for i, frame in enumerate(X):
+        out[i] = np.asarray(Image.fromarray(frame).resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR))
+    return out
+
+
+def validate(X, Y, name, *, log=print):
+    """Check a pair loaded from `name` and return it as (uint8 frames, float32 angles).
+
+    Raises InputError naming `name` for anything a model cannot train on;
+    warns (one line) about angles outside Donkey Car's [-1, 1]; resizes frames
+    of another size to 120x160 (one line)."""
+    for label, arr in (("X", X), ("Y", Y)):
+        if not isinstance(arr, np.ndarray):
+            raise InputError(f"{name}: {label} is a {type(arr).__name__}, expected a numpy array")
+        if arr.dtype.kind not in "buif":
+            raise InputError(f"{name}: {label} has dtype {arr.dtype}, expected numbers")
+    if X.ndim != 4 or X.shape[-1] != 3:
+        raise InputError(f"{name}: frames X have shape {X.shape}, expected (N, height, width, 3) colour frames")
+    if Y.ndim == 2 and Y.shape[1] == 1:
+        Y = Y[:, 0]
+    if Y.ndim != 1:
+        raise InputError(f"{name}: angles Y have shape {Y.shape}, expected (N,) steering angles")
+    if len(X) != len(Y):
+        raise InputError(f"{name}: {len(X)} frames but {len(Y)} angles; X and Y must have the same length")
+    if len(X) == 0:
+        raise InputError(f"{name}: holds no frames")
+    if X.shape[1] < 8 or X.shape[2] < 8:
+        raise InputError(f"{name}: frames of {X.shape[1]}x{X.shape[2]} pixels are too small, expected 120x160")
+    Y = np.asarray(Y, dtype=np.float32)
+    bad = ~np.isfinite(Y)
+    if bad.any():
+        raise InputError(f"{name}: {int(bad.sum())} angles are not finite (first at index {int(np.argmax(bad))})")
+    low, high = float(Y.min()), float(Y.max())
+    if low < -1 or high > 1:
+        log(f"warning: {name}: angles range from {low:.3g} to {high:.3g}, outside Donkey Car's [-1, 1]; "
+            "training on them as they are")
+    if X.dtype != np.uint8:
+        X = _to_uint8(X, name, log)
+    if X.shape[1:] != FRAME_SHAPE:
+        log(f"note: {name}: resizing {len(X)} frames from {X.shape[1]}x{X.shape[2]} to "
+            f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}")
+        X = resize_frames(X)
+    return X, Y
+
+
+def _to_uint8(X, name, log):
+    """Frames stored as floats (0-1 or 0-255) or wider integers, as uint8 0-255."""
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise InputError(f"{name}: frames X hold values that are not finite")
+    high = float(X.max()) if X.size else 0.0
+    scale = 255.0 if X.dtype.kind == "f" and high <= 1.0 else 1.0
+    log(f"note: {name}: frames are {X.dtype}" + (" in [0, 1]" if scale != 1 else "") + "; converting to uint8 0-255")
+    out = np.empty(X.shape, dtype=np.uint8)
+    for start in range(0, len(X), 256):  # in chunks: no float copy of the whole set
+        chunk = X[start:start + 256].astype(np.float32) * scale
+        out[start:start + 256] = np.clip(np.rint(chunk), 0, 255)
+    return out
+
+
+def read_images(records, *, log=print, what="images", progress_every=10.0):
+    """Read the image files of ``records`` ((path, where) pairs) into one
+    uint8 (N, 120, 160, 3) array, resizing each as it is read; ``log`` gets
+    a line before a long read and one every ``progress_every`` seconds."""
+    import time
+
+    X = np.empty((len(records),) + FRAME_SHAPE, dtype=np.uint8)
+    started = last = time.perf_counter()
+    if len(records) >= 2000:
+        log(f"reading {len(records):,} {what}")
+    for i, (path, where) in enumerate(records):
+        X[i] = read_image(path, where)
+        now = time.perf_counter()
+        if now - last >= progress_every:
+            last = now
+            log(f"read {i + 1:,}/{len(records):,} {what} ({now - started:.0f} s)")
+    return X
