@@ -56,11 +56,12 @@ def speed(args):
 
     seconds = args.drive_seconds
     steps = int(seconds * lanesim.STEP_HZ)
-    t, _ = best_of(1, lambda: lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, record=False, log=None))
-    print(f"drive, no model, no recording: {1e3 * t / steps:6.2f} ms per step ({seconds:g} simulated s in {t:.2f} s)")
+    t, cpu = best_of(1, lambda: lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, record=False, log=None))
+    print(f"drive, no model, no recording: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms "
+          f"({seconds:g} simulated s in {t:.2f} s)")
     result = {}
-    t, _ = best_of(1, lambda: result.update(lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, log=None)))
-    print(f"drive, no model, recording frames: {1e3 * t / steps:6.2f} ms per step")
+    t, cpu = best_of(1, lambda: result.update(lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, log=None)))
+    print(f"drive, no model, recording frames: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "drive.gif"
         t, _ = best_of(1, lambda: lanesim.save_gif(result["frames"], path))
@@ -94,7 +95,7 @@ def models(args):
 
 
 def export(args):
-    """Simulator frames (seed 5, unlike the scripts' seed 0) written as a
+    """Simulator frames (seed 5; the scripts' default is 7) written as a
     recording in another program's format, upscaled to its frame size."""
     import json
 
