@@ -56,15 +56,15 @@ class EpochScalars(keras.callbacks.Callback):
             return
         rows, self.rows = self.rows, []
         for folder, prefix in (("train", None), ("validation", "val_")):
-            names = sorted({k for _, logs in rows for k in logs
-                            if (k.startswith(prefix) if prefix else not k.startswith("val_"))})
+            # The logs every epoch of the batch has (a key only some epochs have is left out).
+            names = sorted(k for k in set.intersection(*(set(logs) for _, logs in rows))
+                           if (k.startswith(prefix) if prefix else not k.startswith("val_")))
             if not names:
                 continue
             steps = np.array([epoch for epoch, _ in rows], dtype="int64")
-            values = np.array([[logs.get(k, 0.0) for k in names] for _, logs in rows], dtype="float32")
-            present = np.array([[k in logs for k in names] for _, logs in rows])
+            values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
             tags = tuple("epoch_" + (k[len(prefix):] if prefix else k) for k in names)
-            self._writer_for(folder, tags)(steps, values, present)
+            self._writer_for(folder, tags)(steps, values)
             self._writers[folder].flush()
 
     def _writer_for(self, folder, tags):
@@ -80,13 +80,15 @@ class EpochScalars(keras.callbacks.Callback):
             # metadata, which is what tf.summary.scalar writes.
             scalar = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 
-            @tf.function
-            def write(steps, values, present):
+            @tf.function(autograph=False)  # an explicit loop: tracing without autograph is faster
+            def write(steps, values):
+                def one_epoch(k):
+                    for j, tag in enumerate(tags):
+                        tf.summary.write(tag, values[k, j], step=steps[k], metadata=scalar)
+                    return k + 1
+
                 with writer.as_default():
-                    for k in tf.range(tf.shape(steps)[0]):
-                        for j, tag in enumerate(tags):
-                            if present[k, j]:
-                                tf.summary.write(tag, values[k, j], step=steps[k], metadata=scalar)
+                    tf.while_loop(lambda k: k < tf.shape(steps)[0], one_epoch, [tf.constant(0)])
 
             self._write[key] = write
         return self._write[key]
@@ -118,6 +120,6 @@ class EpochLines(keras.callbacks.Callback):
                          else f"{name} {float(value):.4f}")
         now = time.perf_counter()
         width = len(str(self.epochs))
-        print(f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  ({now - self._since:.1f} s)",
+        print(f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  ({now - self._since:.2f} s)",
               flush=True)
         self._since = now
