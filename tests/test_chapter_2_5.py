@@ -1,14 +1,23 @@
 """Chapter_2_5.py end to end: a quick run, the game scripted through stdin,
-and bad input."""
+every flag, and bad input."""
 
+import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import keras
+import numpy as np
 import pytest
+from PIL import Image
 
-from conftest import ROOT, error_line, run_script
+import Chapter_2_5 as ch
+from chapter2.run import flags, tblog
+from chapter2.run.errors import InputError
+from chapter2.standins import players
+from conftest import ROOT, run_script, script_env
 
 MOVES = {"rock": 0, "paper": 1, "scissors": 2}
 
@@ -23,23 +32,29 @@ def quick_run(tmp_path_factory):
     return proc, run_dir
 
 
-def test_quick_run_writes_a_model_that_loads_and_honest_metrics(quick_run):
+def test_quick_run_writes_a_model_that_loads_the_figure_and_honest_metrics(quick_run):
     proc, run_dir = quick_run
     for name in ("RPS_model.h5", "model.keras"):
         model = keras.saving.load_model(run_dir / name, compile=False)
         assert model.output_shape == (None, None, 3)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    m = metrics["metrics"]
-    for key in ("chapter_validation_game", "held_out"):
-        assert set(m[key]) >= {"model", "repeat_last", "most_frequent", "chance"}
-        assert 0 <= m[key]["model"] <= 1
-    assert m["chapter_validation_game"]["moves"] == 86
-    assert len(m["test_moves"]["argmax"]) == 9 and len(m["test_moves"]["probabilities"][0]) == 3
-    versus = m["versus_simulated_players"]
-    assert {"repeat", "cycle_up", "win_stay_lose_shift", "random"} <= set(versus)
-    assert all(sum(r.values()) == pytest.approx(1, abs=1e-3) for r in versus.values())
-    assert "held-out games" in proc.stdout and "repeat last" in proc.stdout
-    assert "the chapter's test, 000111222" in proc.stdout
+    record = json.loads((run_dir / "metrics.json").read_text())
+    m = record["metrics"]
+    assert m["chapter_validation_game"]["moves"] == 86 and m["held_out"]["moves"] == 231
+    # The baselines are fixed by the data: a wrong split or off-by-one step changes them.
+    assert m["held_out"]["repeat_last"] == pytest.approx(0.165, abs=0.001)
+    assert m["chapter_validation_game"]["most_frequent"] == pytest.approx(0.372, abs=0.001)
+    assert len(m["test_moves"]["argmax"]) == 9
+    assert set(m["versus_simulated_players"]) == set(players.HABITS) | {"switching", "random"}
+    assert [row["epoch"] for row in record["history"]] == [0, 1]
+    for run in ("train", "validation"):
+        assert [s for s, _ in tblog.read_scalars(run_dir / "logs", run, "epoch_loss")] == [0, 1]
+    with Image.open(run_dir / "rps.png") as image:
+        assert image.size[0] > 600 and image.size[1] > 500
+    out = proc.stdout
+    assert "held-out games (5), 231 predictions: model " in out and "repeat last 16.5%" in out
+    assert "(1 new games x 30 rounds each, 10% random moves" in out    # VERSUS_MOVES, VERSUS_NOISE
+    assert re.search(r"^fit: [\d.]+ s for 2 epochs over 40 games$", out, re.M)
+    assert "smoke run" in out.strip().splitlines()[-1] and proc.stderr.strip() == ""
     assert (run_dir.parent / "data.txt").read_bytes() == (ROOT / "data.txt").read_bytes()
 
 
@@ -55,91 +70,128 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
     rounds = re.findall(r"round (\d+): you (\w+) +model (\w+) +(you win|model wins|draw) +"
                         r"score you (\d+) - model (\d+) - draws (\d+)", proc.stdout)
     assert len(rounds) == len(keys)
-    you = model = draws = 0
+    score = {"you win": 0, "model wins": 0, "draw": 0}
     for n, (number, mine, theirs, result, s_you, s_model, s_draws) in enumerate(rounds, start=1):
-        assert int(number) == n
-        assert MOVES[mine] == {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2}[keys[n - 1]]
+        assert int(number) == n and MOVES[mine] == {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2}[keys[n - 1]]
         a, b = MOVES[mine], MOVES[theirs]
-        expected = "draw" if a == b else "you win" if a == (b + 1) % 3 else "model wins"
-        assert result == expected
-        you, model, draws = you + (result == "you win"), model + (result == "model wins"), draws + (result == "draw")
-        assert (int(s_you), int(s_model), int(s_draws)) == (you, model, draws)
-    assert f"final score: you {you} - model {model} - draws {draws} in {len(keys)} rounds" in proc.stdout
+        assert result == ("draw" if a == b else "you win" if a == (b + 1) % 3 else "model wins")
+        score[result] += 1
+        assert (int(s_you), int(s_model), int(s_draws)) == (score["you win"], score["model wins"], score["draw"])
     after = data.read_bytes()
-    assert after[:len(before)] == before
-    assert after[len(before):] == b"012012001122\n"
+    assert after[:len(before)] == before and after[len(before):] == b"012012001122\n"
 
 
-def test_play_does_not_save_short_games(quick_run, tmp_path):
-    import io
-
-    from chapter2.game import rps
-
+def test_play_under_strict_utf8_takes_bad_bytes_as_no_move(quick_run, tmp_path):
     _, run_dir = quick_run
-    data = tmp_path / "data.txt"
-    shutil.copyfile(ROOT / "data.txt", data)
-    out = io.StringIO()
-    model = rps.load_model(run_dir / "model.keras")
-    you, them, score = rps.play_terminal(model, data, stdin=io.StringIO("r\nx\npaper\n s \n"), out=out)
-    assert you == [0, 1, 2] and len(them) == 3 and sum(score.values()) == 3  # ends without q: quits too
-    assert out.getvalue().count("round ") == 3 and "ignored 'x'" in out.getvalue()
-    assert "not saved" in out.getvalue()
-    assert data.read_bytes() == (ROOT / "data.txt").read_bytes()
+    proc = subprocess.run([sys.executable, str(ROOT / "Chapter_2_5.py"), "--play", str(run_dir / "model.keras"),
+                           "--data-file", str(tmp_path / "data.txt")], input=b"\xff\xfe r p q", cwd=ROOT,
+                          env=dict(script_env(), PYTHONIOENCODING="utf-8:strict"), capture_output=True, timeout=120)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "ignored '\\ufffd\\ufffd'" in out and out.count("round ") == 2 and "not saved" in out
+    assert not (tmp_path / "data.txt").exists()
 
 
-def test_bad_data_file_is_one_line_and_exit_2(tmp_path):
-    data = tmp_path / "data.txt"
-    data.write_bytes(b"0120120120\n01201201x0\n")
-    proc = run_script("Chapter_2_5.py", "--quick", "--data-file", data, "--run-dir", tmp_path / "run")
-    assert proc.returncode == 2
-    assert error_line(proc) == (f"error: {data}: line 2, column 9: unexpected character 'x'; expected one "
-                                "game per line made of 0, 1 and 2 (rock, paper, scissors)")
-    assert data.read_bytes() == b"0120120120\n01201201x0\n"
+def test_play_refuses_a_data_file_it_cannot_write_before_anything_else(quick_run, tmp_path, capsys, monkeypatch):
+    _, run_dir = quick_run
+    monkeypatch.setattr("sys.stdin", io.StringIO("r\np\nq\n"))
+    argv = ["--play", str(run_dir / "model.keras"), "--data-file", "/sys/kernel/data.txt"]
+    assert flags.run(ch.main, argv) == 2
+    out, err = capsys.readouterr()
+    assert "round" not in out and err == ("error: --data-file /sys/kernel/data.txt: cannot be written "
+                                          "(Permission denied); your games could not be saved\n")
+    with pytest.raises(InputError, match="is a folder"):  # training first (--play without a model) too
+        ch.main(["--play", "--data-file", str(tmp_path), "--run-dir", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
 
 
-@pytest.fixture(scope="module")
-def script():
-    import importlib.util
+def test_no_games_against_simulated_players_and_the_flags_that_act_after_training(tmp_path, monkeypatch):
+    """What comes after training, on an untrained model (fit skipped)."""
+    monkeypatch.setattr(keras.Model, "fit", lambda *args, **kwargs: None)
+    data = tmp_path / "data.txt"
+    data.write_text(players.format_games(players.generate_games(seed=3, games=6, total_moves=300)))
+    argv = ["--versus-games", "0", "--epochs", "1", "--lstm-units", "4,4,4", "--dense-units", "4,4",
+            "--held-out-games", "1", "--validation-game", "0120120", "--test-moves", "0011",
+            "--model-file", "small.keras", "--data-file", str(data), "--run-dir", str(tmp_path / "run")]
+    assert ch.main(argv) == 0
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    m = record["metrics"]
+    assert m["versus_simulated_players"] == {} and m["chapter_validation_game"]["moves"] == 6
+    assert m["test_moves"]["moves"] == "0011" and len(m["test_moves"]["argmax"]) == 4
+    assert m["parameters"] < 1000 and record["dataset"]["train_games"] == 5
+    assert (tmp_path / "run" / "small.keras").exists() and not (tmp_path / "run" / "RPS_model.h5").exists()
+    assert (tmp_path / "run" / "rps.png").exists()
 
-    spec = importlib.util.spec_from_file_location("chapter_2_5", ROOT / "Chapter_2_5.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-@pytest.mark.parametrize("content, expected", [
-    (None, "no such file"),
-    (b"", "is empty"),
-    (b"0120\n012\n", "no game of at least 10 moves"),
-    (b"0120120120\n0120a\n", "line 2, column 5"),
+@pytest.mark.parametrize("content, argv, expected", [
+    (None, [], "no such file"),
+    (b"", [], "is empty"),
+    (b"0120\n012\n", [], "no game of at least 10 moves"),
+    (b"0120120120\n01201201x0\n", [], "line 2, column 9: unexpected character 'x'; expected one game per line "
+                                      r"made of 0, 1 and 2 \(rock, paper, scissors\)$"),
+    (b"0120120120\n" * 3, ["--lstm-units", "8,8"], "--lstm-units takes three values"),
+    (b"0120120120\n" * 3, ["--versus-games", "-1"], "--versus-games must be at least 0"),
+    (b"0120120120\n" * 3, ["--model-file", "x/model.h5"], "--model-file expects a file name"),
+    (b"0120120120\n" * 3, ["--activation", "swish"], "--activation must be one of"),
 ])
-def test_bad_data_in_process(script, tmp_path, content, expected):
-    from chapter2.run.errors import InputError
-
+def test_bad_input_in_process(tmp_path, content, argv, expected):
     data = tmp_path / "data.txt"
     if content is not None:
         data.write_bytes(content)
     with pytest.raises(InputError, match=expected):
-        script.main(["--quick", "--data-file", str(data), "--run-dir", str(tmp_path / "run")])
+        ch.main(["--quick", "--data-file", str(data), "--run-dir", str(tmp_path / "run"), *argv])
     if content is not None:
         assert data.read_bytes() == content
     assert not (tmp_path / "run").exists()
 
 
-def test_play_rejects_missing_and_foreign_model_files(script, tmp_path):
-    from chapter2.run.errors import InputError
-
+def test_play_rejects_missing_and_foreign_model_files(tmp_path):
     data = tmp_path / "data.txt"
     shutil.copyfile(ROOT / "data.txt", data)
     with pytest.raises(InputError, match="no such model file"):
-        script.main(["--play", str(tmp_path / "nothing.h5"), "--data-file", str(data)])
-    junk = tmp_path / "junk.h5"
-    junk.write_bytes(b"not a model at all")
-    with pytest.raises(InputError, match="cannot load a Keras model"):
-        script.main(["--play", str(junk), "--data-file", str(data)])
+        ch.main(["--play", str(tmp_path / "nothing.h5"), "--data-file", str(data)])
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     other.save(tmp_path / "other.keras")
     with pytest.raises(InputError, match="not a rock-paper-scissors model"):
-        script.main(["--play", str(tmp_path / "other.keras"), "--data-file", str(data)])
+        ch.main(["--play", str(tmp_path / "other.keras"), "--data-file", str(data)])
     assert data.read_bytes() == (ROOT / "data.txt").read_bytes()
+
+
+# --- Every flag does something --------------------------------------------------
+
+class Stop(Exception):
+    pass
+
+
+def test_every_training_flag_changes_the_model_the_data_or_the_fit(tmp_path, monkeypatch):
+    """Each flag that acts before training changes what fit() gets; the
+    others (evaluation, saving, the games after training) are seen in the
+    quick run's outputs and in test_no_games_against_simulated_players."""
+    def what_fit_gets(*argv):
+        seen = {}
+
+        def fake_fit(model, x=None, **kwargs):
+            seen["model"] = [json.dumps(layer.get_config(), sort_keys=True, default=str) for layer in model.layers]
+            seen["optimizer"] = json.dumps(model.optimizer.get_config(), sort_keys=True, default=str)
+            seen["data"] = [np.asarray(b).tobytes() for batch in x.batches for b in batch]
+            seen["validation"] = [np.asarray(v).tobytes() for v in kwargs["validation_data"]]
+            seen["epochs"] = kwargs["epochs"]
+            raise Stop
+
+        monkeypatch.setattr(keras.Model, "fit", fake_fit)
+        with pytest.raises(Stop):
+            ch.main([*argv, "--run-dir", str(tmp_path / f"run{len(list(tmp_path.iterdir()))}")])
+        return seen
+
+    other = tmp_path.parent / "other-data.txt"
+    other.write_text(players.format_games(players.generate_games(seed=3, games=8, total_moves=400)))
+    changes = {"LSTM_UNITS": "64,64,32", "ACTIVATION": "sigmoid", "DENSE_UNITS": "64,32", "EPOCHS": "3",
+               "BATCH_SIZE": "4", "LEARNING_RATE": "0.005", "DATA_FILE": str(other), "ONE_HOT": "false",
+               "MIN_GAME_MOVES": "100", "HELD_OUT_GAMES": "3"}
+    after_training = {"VALIDATION_GAME", "TEST_MOVES", "MODEL_FILE", "VERSUS_GAMES", "VERSUS_MOVES", "VERSUS_NOISE"}
+    assert set(changes) | after_training == set(flags.constants_of(vars(ch)))
+    baseline = what_fit_gets()
+    ignored = [name for name, value in changes.items()
+               if what_fit_gets("--no-one-hot" if value == "false" else flags.flag_name(name) + "=" + value)
+               == baseline]
+    assert ignored == []

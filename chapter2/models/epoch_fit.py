@@ -1,24 +1,26 @@
-"""Small-batch training without the per-step overhead: one compiled graph per epoch.
+"""Small-batch training without the per-step overhead: each epoch in one compiled call.
 
 Training a tiny model with ``batch_size=1`` through ``model.fit`` spends
-almost all of its time in Python and in launching one graph per optimizer
-step, not in the maths. ``fit`` here runs the very same steps (the same
-mini-batches, shuffled each epoch, the same loss, optimizer and metrics) but
-runs a whole epoch of them inside one TensorFlow graph, so Keras is entered
-once per epoch instead of once per step::
+almost all of its time in Python: one graph call per optimizer step, and
+a few milliseconds of bookkeeping per epoch. ``fit`` here takes the very
+same steps (the same mini-batches of ``batch_size``, the last one smaller,
+shuffled every epoch; the model's compiled loss, optimizer and metrics) but
+runs each epoch's steps inside one TensorFlow graph, and calls the Keras
+callbacks you pass once per epoch, as ``model.fit`` does::
 
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    fastfit.fit(model, x, y, epochs=500, batch_size=1, callbacks=run.callbacks(...))
+    epoch_fit.fit(model, x, y, epochs=500, batch_size=1, callbacks=[...])
 
-Keras' own per-epoch callbacks (TensorBoard, CSVLogger, BackupAndRestore,
-EarlyStopping ...) work as usual; per-batch callbacks see one "batch" per
-epoch, and a callback's ``self.model`` is the training wrapper (save the
-model you passed in, not the wrapper). The model itself stays a plain Keras
-model: save, load and predict it as usual.
-
-Meant for small data sets (the whole set is handed over as one tensor) and
-single-output models with mean-type metrics such as accuracy.
+Callbacks see every epoch (``on_epoch_begin``/``on_epoch_end`` with the
+epoch's loss and metrics) but no batches; ``self.model`` is the model you
+passed. The model stays a plain Keras model: save, load and predict it as
+usual. Meant for small data sets (the whole set is one tensor) and
+mean-type metrics such as accuracy. Public Keras only: the documented
+custom-training pattern (own loss tracker, the compiled loss from
+``keras.losses.get``, ``optimizer.apply_gradients``).
 """
+
+import time
 
 import keras
 import numpy as np
@@ -26,110 +28,172 @@ import tensorflow as tf
 
 
 def stateful_layers(model):
-    """The stateful RNN layers of `model` (nested models included)."""
+    """The stateful recurrent layers of `model`, nested models included."""
     found = []
-    for layer in model._flatten_layers(include_self=False):
-        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += stateful_layers(layer)
+        elif getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
             found.append(layer)
     return found
 
 
 def reset_states(model):
-    """Zero the state of every stateful RNN layer in `model`."""
+    """Zero the state of every stateful recurrent layer in `model`."""
     for layer in stateful_layers(model):
         layer.reset_state()
 
 
-class EpochTrainer(keras.Model):
-    """Wraps a compiled `model`; one ``train_step`` runs one whole epoch.
+class ResetStates(keras.callbacks.Callback):
+    """Zero a stateful LSTM's memory at the start of every epoch (for
+    ``model.fit``; ``fit`` below takes ``reset_states_each_epoch``)."""
 
-    ``fit`` hands the whole training set to ``train_step`` as a single batch;
-    the step shuffles the sample order (unless ``shuffle=False``), cuts it
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model)
+
+
+def compiled_loss(model):
+    """The loss `model` was compiled with, as a function ``(y, y_pred) ->
+    scalar``: a Keras Loss object as it is, a loss function or its name
+    averaged over the batch (what ``compile`` does with it)."""
+    loss = keras.losses.get(model.loss)
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    return lambda y_true, y_pred: keras.ops.mean(loss(y_true, y_pred))
+
+
+def compiled_metrics(model):
+    """New metric objects for the metrics `model` was compiled with.
+    "accuracy" means what ``compile`` makes of it for the compiled loss."""
+    config = model.get_compile_config() or {}
+    names = config.get("metrics") or []
+    loss_name = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", "")
+    metrics = []
+    for name in names if isinstance(names, (list, tuple)) else [names]:
+        if name in ("accuracy", "acc"):
+            if "sparse_categorical" in loss_name:
+                metric = keras.metrics.SparseCategoricalAccuracy(name=name)
+            elif "categorical" in loss_name:
+                metric = keras.metrics.CategoricalAccuracy(name=name)
+            elif "binary" in loss_name:
+                metric = keras.metrics.BinaryAccuracy(name=name)
+            else:
+                metric = keras.metrics.Accuracy(name=name)
+        else:
+            metric = keras.metrics.get(name)
+            if not isinstance(metric, keras.metrics.Metric):
+                raise ValueError(f"epoch_fit: metric {name!r} is not a Keras Metric")
+        metrics.append(metric)
+    return metrics
+
+
+class EpochLoop:
+    """One epoch of a compiled `model` as one compiled TensorFlow call.
+
+    Each call shuffles the sample order (unless ``shuffle=False``), cuts it
     into mini-batches of ``batch_size`` (the last one may be smaller, as in
-    ``fit``) and runs one optimizer step per mini-batch in a ``tf.while_loop``.
-    The loss and metrics are accumulated over the epoch exactly as ``fit``
-    accumulates them (each mini-batch weighted by its size, predictions taken
-    before that mini-batch's update).
+    ``model.fit``) and runs one optimizer step per mini-batch in a
+    ``tf.while_loop``. The loss is averaged over the epoch as ``fit``
+    averages it (each mini-batch weighted by its size) and the metrics see
+    every sample's prediction from before its own update, as fit's per-batch
+    updates do; they are updated once per epoch, which gives the same means.
     """
 
     def __init__(self, model, batch_size, shuffle=True, reset_states=False):
-        super().__init__()
-        self.inner = model
-        self.step_batch = int(batch_size)
-        self.step_shuffle = bool(shuffle)
-        self.step_reset = bool(reset_states)
+        if model.optimizer is None:
+            raise ValueError("epoch_fit: compile the model first")
+        self.model = model
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.reset = bool(reset_states)
+        self.loss_fn = compiled_loss(model)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.other_metrics = compiled_metrics(model)
+        # The loop is written with tf.while_loop, so autograph has nothing to
+        # convert; without it the graph is traced in half the time.
+        self._epoch = tf.function(self._one_epoch, autograph=False)
 
-    def call(self, inputs, training=False):
-        return self.inner(inputs, training=training)
+    @property
+    def metrics(self):
+        return [self.loss_tracker] + self.other_metrics
 
-    def train_step(self, data):
-        x, y = data[0], data[1]
-        n = tf.shape(x)[0]
-        size = self.step_batch
-        order = tf.random.shuffle(tf.range(n)) if self.step_shuffle else tf.range(n)
-        steps = (n + size - 1) // size
-        weights = self.trainable_variables
-        if self.step_reset:
-            reset_states(self.inner)
-        stateful = bool(stateful_layers(self.inner))
+    def __call__(self, x, y):
+        """Train one epoch on tensors `x`, `y`; return its logs (floats)."""
+        results = self._epoch(x, y)
+        return {name: float(value) for name, value in results.items()}
+
+    def _one_epoch(self, x, y):
+        model, size = self.model, self.batch_size
+        for metric in self.metrics:
+            metric.reset_state()
+        if self.reset:
+            reset_states(model)
+        n = x.shape[0]
+        full, rest = divmod(n, size)   # `full` mini-batches of `size`, then one of `rest`
+        order = tf.random.shuffle(tf.range(n)) if self.shuffle else tf.range(n)
+        weights = model.trainable_variables
+
+        def train_on(picked, count):
+            # Mini-batches of a fixed, known size keep every shape in the
+            # graph static, which saves the shape arithmetic of each step.
+            xb = tf.ensure_shape(tf.gather(x, picked), [count] + x.shape[1:].as_list())
+            yb = tf.ensure_shape(tf.gather(y, picked), [count] + y.shape[1:].as_list())
+            with tf.GradientTape() as tape:
+                y_pred = model(xb, training=True)
+                loss = self.loss_fn(yb, y_pred)
+                if model.losses:
+                    loss = loss + tf.add_n(model.losses)
+            model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            return tf.cast(loss, tf.float32) * count, tf.cast(y_pred, tf.float32)
 
         def one_step(i, loss_sum, predictions):
-            start = i * size
-            picked = order[start:tf.minimum(start + size, n)]
-            xb = tf.gather(x, picked)
-            yb = tf.gather(y, picked)
-            if stateful:  # a stateful layer needs its fixed batch size
-                xb = tf.ensure_shape(xb, [size] + x.shape[1:].as_list())
-            with tf.GradientTape() as tape:
-                y_pred = self.inner(xb, training=True)
-                loss = self._compute_loss(x=xb, y=yb, y_pred=y_pred, training=True)
-                scaled = self.optimizer.scale_loss(loss)
-            grads = tape.gradient(scaled, weights)
-            self.optimizer.apply_gradients(zip(grads, weights))
-            count = tf.cast(tf.shape(picked)[0], tf.float32)
-            return (i + 1, loss_sum + tf.cast(loss, tf.float32) * count,
-                    predictions.write(i, tf.cast(y_pred, tf.float32)))
+            loss, y_pred = train_on(order[i * size:(i + 1) * size], size)
+            return i + 1, loss_sum + loss, predictions.write(i, y_pred)
 
-        predictions = tf.TensorArray(tf.float32, size=steps, infer_shape=False,
+        predictions = tf.TensorArray(tf.float32, size=full + (rest > 0), infer_shape=False,
                                      element_shape=tf.TensorShape([None]).concatenate(y.shape[1:]))
         _, loss_sum, predictions = tf.while_loop(
-            lambda i, *_: i < steps, one_step, [tf.constant(0), tf.constant(0.0), predictions])
-        # The metrics see every sample's prediction from before its own
-        # update, as fit's per-batch updates do; updating them once per epoch
-        # gives the same means for a fraction of the work.
-        self._loss_tracker.update_state(loss_sum / tf.cast(n, tf.float32), sample_weight=n)
-        self.compute_metrics(x, tf.gather(y, order), predictions.concat())
-        return self.get_metrics_result()
+            lambda i, *_: i < full, one_step, [tf.constant(0), tf.constant(0.0), predictions])
+        if rest:  # the last, smaller mini-batch (a stateful layer refuses it, as in fit)
+            loss, y_pred = train_on(order[full * size:], rest)
+            loss_sum, predictions = loss_sum + loss, predictions.write(full, y_pred)
+        self.loss_tracker.update_state(loss_sum / n, sample_weight=n)
+        for metric in self.other_metrics:
+            metric.update_state(tf.gather(y, order), predictions.concat())
+        return {metric.name: metric.result() for metric in self.metrics}
 
 
 def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, reset_states_each_epoch=False,
-        callbacks=None, verbose="auto", initial_epoch=0):
+        callbacks=None, initial_epoch=0):
     """Train the compiled `model` like ``model.fit(x, y, batch_size, epochs,
-    shuffle, callbacks)``, with each epoch's optimizer steps in one graph.
+    shuffle, callbacks, initial_epoch)``, each epoch's steps in one call.
 
-    `model` must be compiled (its optimizer, loss and metrics are used).
     ``reset_states_each_epoch`` zeroes stateful RNN layers at the start of
     every epoch (the usual loop for a stateful LSTM, with ``shuffle=False``).
-    Returns the History object.
+    Each epoch's logs hold its loss, metrics and ``epoch_seconds``; a
+    callback that sets ``model.stop_training`` ends the run after that
+    epoch. Returns the History object.
     """
-    if model.optimizer is None:
-        raise ValueError("compile the model before fastfit.fit")
-    x = np.asarray(x)
-    y = np.asarray(y)
-    trainer = EpochTrainer(model, batch_size, shuffle=shuffle, reset_states=reset_states_each_epoch)
-    trainer.compile(optimizer=model.optimizer, loss=model.loss,
-                    metrics=_metric_names(model), jit_compile=False)
+    x = tf.convert_to_tensor(np.asarray(x))
+    y = tf.convert_to_tensor(np.asarray(y))
     if not model.built:
         model(x[:batch_size])
-    trainer.built = True  # its only weights are the (built) model's
-    # The whole set is one element, repeated: fit then keeps one iterator for
-    # the whole run instead of building a new input pipeline every epoch.
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
-    return trainer.fit(data, steps_per_epoch=1, epochs=epochs, shuffle=False, callbacks=callbacks,
-                       verbose=verbose, initial_epoch=initial_epoch)
-
-
-def _metric_names(model):
-    """The metrics `model` was compiled with (as given to compile)."""
-    config = model.get_compile_config() or {}
-    return config.get("metrics")
+    if not model.optimizer.built:  # its variables must exist before the graph is traced
+        model.optimizer.build(model.trainable_variables)
+    loop = EpochLoop(model, batch_size, shuffle=shuffle, reset_states=reset_states_each_epoch)
+    history = keras.callbacks.History()
+    callbacks = keras.callbacks.CallbackList(list(callbacks or []) + [history], model=model,
+                                             epochs=epochs, steps=1, verbose=0)
+    model.stop_training = False
+    callbacks.on_train_begin()
+    logs = {}
+    for epoch in range(initial_epoch, epochs):
+        callbacks.on_epoch_begin(epoch)
+        start = time.perf_counter()
+        logs = loop(x, y)
+        logs["epoch_seconds"] = time.perf_counter() - start
+        callbacks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callbacks.on_train_end(logs)
+    return history

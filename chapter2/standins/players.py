@@ -28,23 +28,11 @@ import sys
 
 import numpy as np
 
+from chapter2.game.rules import beats, outcome
 from chapter2.run.errors import InputError
 from chapter2.run.files import atomic_path
 
 HABITS = ("repeat", "cycle_up", "cycle_down", "double", "alternate", "win_stay_lose_shift")
-MOVE_NAMES = ("rock", "paper", "scissors")
-
-
-def beats(move):
-    """The move that beats `move`."""
-    return (move + 1) % 3
-
-
-def outcome(mine, theirs):
-    """+1 if `mine` beats `theirs`, -1 if it loses, 0 for a draw."""
-    if mine == theirs:
-        return 0
-    return 1 if mine == beats(theirs) else -1
 
 
 class Habit:
