@@ -79,10 +79,9 @@ def test_chapter_optimizer_learns_where_keras3_default_does_not():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One `python Chapter_2_1.py --quick` (no network here: it falls back to
-    the generated digits and says so)."""
+    """One `python Chapter_2_1.py --quick --offline`: generated digits, said so."""
     run_dir = tmp_path_factory.mktemp("ch21") / "run"
-    proc = run_script("Chapter_2_1.py", "--quick", "--run-dir", run_dir)
+    proc = run_script("Chapter_2_1.py", "--quick", "--offline", "--run-dir", run_dir)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return run_dir, proc
 
@@ -96,11 +95,12 @@ def test_quick_run_writes_every_output(quick_run):
     assert record["script"] == "chapter_2_1"
     assert record["dataset"]["source"] in ("keras", "synthetic")
     assert record["dataset"]["train"] == 2048 and record["dataset"]["test"] == 512
-    assert record["config"]["EPOCHS"] == 1 and record["config"]["FILTERS"] == [16, 8, 8]
+    assert record["config"]["EPOCHS"] == 2 and record["config"]["FILTERS"] == [16, 8, 8]
     assert record["config"]["LEARNING_RATE"] == 1.0
     metrics = record["metrics"]
     assert 0 < metrics["val_loss"] < metrics["untrained_val_loss"]
-    assert len(record["history"]) == 1 and "val_loss" in record["history"][0]
+    assert [row["epoch"] for row in record["history"]] == [0, 1] and "val_loss" in record["history"][1]
+    assert record["history"][1]["val_loss"] < record["history"][0]["val_loss"]
     assert record["timing"]["train_seconds"] > 0 and record["timing"]["samples_per_second"] > 0
     assert set(record["versions"]) >= {"python", "tensorflow", "keras", "numpy"}
     assert record["device"]
@@ -120,9 +120,10 @@ def test_quick_run_tensorboard_logs_read_back(quick_run):
     assert "epoch_loss" in tags["train"]["scalars"]
     assert "epoch_loss" in tags["validation"]["scalars"]
     assert tags["images"]["images"] == ["originals | reconstructions"]
-    (step, value), = tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")
-    assert step == 0 and value == pytest.approx(
-        json.loads((run_dir / "metrics.json").read_text())["history"][0]["val_loss"], rel=1e-5)
+    scalars = tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")
+    history = json.loads((run_dir / "metrics.json").read_text())["history"]
+    assert [step for step, _ in scalars] == [0, 1]
+    assert [value for _, value in scalars] == pytest.approx([row["val_loss"] for row in history], rel=1e-5)
 
 
 def _free_port():
@@ -177,9 +178,10 @@ def test_killed_run_resumes_to_the_configured_epochs(tmp_path):
     first = subprocess.Popen(args, cwd=ROOT, env=script_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = run_dir / "history.csv"
+    point = run_dir / "resume" / "epoch-000001.json"  # epoch 1 is done and saved
     deadline = time.time() + 120
     while time.time() < deadline and first.poll() is None:
-        if history.exists() and len(history.read_text().strip().splitlines()) >= 2:
+        if point.exists():
             break
         time.sleep(0.05)
     assert first.poll() is None, "the run ended before it could be killed"
@@ -189,7 +191,7 @@ def test_killed_run_resumes_to_the_configured_epochs(tmp_path):
 
     second = run_script("Chapter_2_1.py", "--quick", "--offline", "--epochs", "3", "--run-dir", run_dir)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming" in second.stdout
+    assert "resuming: after epoch 1" in second.stdout
     record = json.loads((run_dir / "metrics.json").read_text())
     assert [row["epoch"] for row in record["history"]] == [0, 1, 2]
     lines = history.read_text().strip().splitlines()

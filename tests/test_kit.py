@@ -2,7 +2,6 @@
 
 import json
 import math
-import types
 
 import pytest
 
@@ -24,7 +23,7 @@ SCRIPT = {
 
 
 def parse(*argv, **kw):
-    return flags.parse_args(SCRIPT, list(argv), **kw)
+    return flags.parse(SCRIPT, list(argv), **kw)
 
 
 def test_constants_become_flags_with_their_defaults():
@@ -108,8 +107,8 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
     from chapter2.run import runfolder
 
-    cfg = types.SimpleNamespace(run_dir=tmp_path / "r", seed=1, quick=False, show=False,
-                                constants={"EPOCHS": 2})
+    cfg = flags.Config({"EPOCHS": 2}, {"run_dir": tmp_path / "r", "seed": 1, "quick": False, "show": False,
+                                       "name": None, "deterministic": False})
     run = runfolder.start("chapter_test", cfg)
     out = capsys.readouterr().out
     assert str(tmp_path / "r") in out and "tensorboard --logdir" in out

@@ -248,9 +248,9 @@ def test_empty_folder(tmp_path):
 # --- load(): the order of sources -------------------------------------------------
 
 def test_load_offline_gives_synthetic(capsys):
-    d = mnist.load(offline=True, seed=3, quick=True)
+    d = mnist.load(offline=True, seed=3, sizes=(2048, 512))
     assert d.source == "synthetic" and d.name == "synthetic digits"
-    assert (len(d.x_train), len(d.x_test)) == mnist.QUICK_SIZES
+    assert (len(d.x_train), len(d.x_test)) == (2048, 512)
     assert d.x_train.shape[1:] == (28, 28) and d.x_train.dtype == np.uint8
     assert "not MNIST" in d.note
     out = capsys.readouterr().out
@@ -262,19 +262,19 @@ def test_load_falls_back_when_download_fails(monkeypatch, capsys):
         raise OSError("URL fetch failure: [Errno -2] Name or service not known")
 
     monkeypatch.setattr(mnist, "_download", no_network)
-    d = mnist.load(seed=3, quick=True)
+    d = mnist.load(seed=3, sizes=(2048, 512))
     assert d.source == "synthetic"
     assert "Name or service not known" in d.note
     out = capsys.readouterr().out
     assert "Name or service not known" in out and "--data" in out
     # Same seed, same stand-in, whichever way it was reached.
-    np.testing.assert_array_equal(d.x_test, mnist.load(offline=True, seed=3, quick=True).x_test)
+    np.testing.assert_array_equal(d.x_test, mnist.load(offline=True, seed=3, sizes=(2048, 512)).x_test)
 
 
 def test_load_uses_keras_when_download_works(monkeypatch):
     arrays = fake_mnist()
     monkeypatch.setattr(mnist, "_download", lambda: (arrays[:2], arrays[2:]))
-    d = mnist.load(quick=True)  # real data comes back whole, quick or not
+    d = mnist.load(sizes=(2048, 512))  # real data: the first digits of each set
     assert d.source == "keras" and d.name == "MNIST"
     assert_same(d, arrays)
 

@@ -32,7 +32,7 @@ IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 HOW_TO_GET = ("for the real MNIST, download mnist.npz "
               "(https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) "
               "or the four IDX files, and pass --data PATH")
-QUICK_SIZES = (2048, 512)
+FULL_SIZES = (60000, 10000)  # MNIST: training and test digits
 
 
 @dataclass
@@ -47,26 +47,31 @@ class Digits:
     source: str        # "keras", "local:<path>" or "synthetic"
     note: str = ""     # why this source was used, when it is not the first choice
 
+    def first(self, n_train, n_test):
+        """The first `n_train` training and `n_test` test digits."""
+        return Digits(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test],
+                      self.y_test[:n_test], self.name, self.source, self.note)
+
     def info(self):
         """The dataset's description for metrics.json."""
         return {"name": self.name, "source": self.source, "train": int(len(self.x_train)),
                 "test": int(len(self.x_test)), "note": self.note}
 
 
-def load(data=None, *, offline=False, seed=7, quick=False):
+def load(data=None, *, offline=False, seed=7, sizes=FULL_SIZES):
     """The digits a script trains on, as a Digits.
 
     data: a path given with --data (see load_local); wins over everything.
     offline: skip the download and use the generated stand-in.
-    seed: the stand-in's seed. quick: a smaller stand-in (2,048 train, 512
-    test); real data is always returned whole (the caller takes a subset).
+    seed: the stand-in's seed. sizes: at most this many (training, test)
+    digits, the first ones of each set (the stand-in makes just as many).
     """
     if data is not None:
-        return load_local(data)
+        return load_local(data).first(*sizes)
     if offline:
         note = "offline run (--offline): generated stand-in digits, not MNIST"
         print(f"data: {note}; {HOW_TO_GET}", flush=True)
-        return _synthetic(seed, quick, note)
+        return _synthetic(seed, sizes, note)
     try:
         (x_train, y_train), (x_test, y_test) = _download()
         digits = Digits(*_checked_arrays("Keras' mnist.npz", x_train, y_train, x_test, y_test),
@@ -79,8 +84,8 @@ def load(data=None, *, offline=False, seed=7, quick=False):
         print(f"data: could not load MNIST with keras.datasets.mnist.load_data(): {why}\n"
               f"data: using generated stand-in digits instead (recorded as source 'synthetic'); "
               f"{HOW_TO_GET}", flush=True)
-        return _synthetic(seed, quick, note)
-    return digits
+        return _synthetic(seed, sizes, note)
+    return digits.first(*sizes)
 
 
 def _download():
@@ -90,10 +95,9 @@ def _download():
     return keras.datasets.mnist.load_data()
 
 
-def _synthetic(seed, quick, note):
+def _synthetic(seed, sizes, note):
     from chapter2.standins.digits import synthetic_mnist
 
-    sizes = QUICK_SIZES if quick else (60000, 10000)
     (x_train, y_train), (x_test, y_test) = synthetic_mnist(seed, *sizes)
     return Digits(x_train, y_train, x_test, y_test, name="synthetic digits",
                   source="synthetic", note=note)

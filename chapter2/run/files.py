@@ -47,3 +47,8 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_json(path):
+    """The JSON value in `path` (OSError or ValueError when it cannot be read)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

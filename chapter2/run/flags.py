@@ -3,18 +3,38 @@
 Every UPPERCASE constant of a script (an int, float, bool, str or a tuple of
 those) becomes a flag: ``EPOCHS`` is ``--epochs``, a tuple is a comma list
 (``--filters 32,16,16``) and a bool is ``--pooling/--no-pooling``. The
-constants stay the single place where a default is written.
+constants stay the single place where a default is written, and the comment
+beside each one is its ``--help`` text, grouped under the ``# --- ... ---``
+headers of the constants block.
+
+``--help`` is answered from the script's source alone (``help_from_source``),
+before TensorFlow is imported, so it takes well under a second.
 """
 
 import argparse
+import ast
+import io
 import math
+import os
+import re
 import sys
+import tokenize
 import traceback
 from pathlib import Path
 
 from chapter2.run.errors import InputError, TrainingDiverged
 
 SCALARS = (bool, int, float, str)
+SEED_RANGE = (0, 2**32 - 1)
+_HEADER = re.compile(r"^#\s*---\s*(.*?)\s*-*\s*$")
+
+# Script options a script can ask for by name (its own help text beside it).
+OPTIONS = {
+    "offline": dict(action="store_true"),
+    "drive": dict(type=str, default=None, metavar="MODEL_PATH"),
+    "h5": dict(action="store_true"),
+    "play": dict(nargs="?", const="", default=None, metavar="MODEL"),
+}
 
 
 def constants_of(namespace):
@@ -36,16 +56,21 @@ def flag_name(constant):
 
 class Config:
     """Parsed flags: ``cfg.EPOCHS`` for constants, ``cfg.quick`` and the like
-    for common and extra flags, ``cfg.constants`` for the dict of every
-    constant's value in use."""
+    for run options, ``cfg.constants`` for the dict of every constant's value
+    in use and ``cfg.defaults`` for the script's own values."""
 
-    def __init__(self, constants, options):
+    def __init__(self, constants, options, defaults=None):
         self.constants = dict(constants)
+        self.defaults = dict(defaults if defaults is not None else constants)
         for name, value in constants.items():
             setattr(self, name, value)
         for name, value in options.items():
             setattr(self, name, value)
         self.options = dict(options)
+
+    def changed(self):
+        """{name: value} of the constants that differ from the script's own."""
+        return {k: v for k, v in self.constants.items() if self.defaults.get(k) != v}
 
     def __repr__(self):
         return f"Config({self.constants!r}, {self.options!r})"
@@ -81,15 +106,15 @@ def _converter(name, default):
         def parse_tuple(text):
             parts = [p for p in text.split(",") if p.strip() != ""]
             if not parts:
-                raise argparse.ArgumentTypeError(f"{flag_name(name)} expects a comma list like {_show(default)}")
+                raise argparse.ArgumentTypeError(f"{flag_name(name)} expects a comma list like {show(default)}")
             if not uniform and len(parts) != len(default):
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects {len(default)} comma-separated values like {_show(default)}")
+                    f"{flag_name(name)} expects {len(default)} comma-separated values like {show(default)}")
             try:
                 return tuple(scalar(kinds[0] if uniform else kinds[i], p.strip()) for i, p in enumerate(parts))
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects a comma list like {_show(default)}, got {text!r}") from None
+                    f"{flag_name(name)} expects a comma list like {show(default)}, got {text!r}") from None
 
         return parse_tuple
 
@@ -106,71 +131,179 @@ def _converter(name, default):
     return parse_scalar
 
 
-def _show(value):
+def show(value):
+    """A constant's value as it is written on the command line."""
     if isinstance(value, tuple):
-        return ",".join(_show(v) for v in value)
+        return ",".join(show(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _check_bounds(name, value, bound):
+def _check_bounds(flag, value, bound):
     low, high = bound
     values = value if isinstance(value, tuple) else (value,)
     for v in values:
         if isinstance(v, (bool, str)):
             continue
         if low is not None and v < low:
-            raise InputError(f"{flag_name(name)} must be at least {low}, got {_show(value)}")
+            raise InputError(f"{flag} must be at least {low}, got {show(value)}")
         if high is not None and v > high:
-            raise InputError(f"{flag_name(name)} must be at most {high}, got {_show(value)}")
+            raise InputError(f"{flag} must be at most {high}, got {show(value)}")
 
 
-def parse_args(namespace, argv=None, *, description=None, data=None, quick=None, bounds=None,
-               extra=None, seed=7):
+# --- reading the constants block from the source ------------------------------
+
+def describe(source):
+    """{constant: (group, help text)} from a script's source text: the
+    comment on a constant's line(s) and the indented comment lines right
+    after it, under the latest ``# --- Group ---`` header."""
+    lines = source.splitlines()
+    comments = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = (tok.start[1], tok.string.lstrip("#").strip())
+    except (tokenize.TokenError, SyntaxError):
+        return {}
+    headers = {n: m.group(1) for n, (col, _) in comments.items()
+               if col == 0 and (m := _HEADER.match(lines[n - 1]))}
+    found = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        group = next((headers[n] for n in sorted(headers, reverse=True) if n < node.lineno), "settings")
+        text = [comments[n][1] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
+        n = node.end_lineno + 1
+        while n in comments and lines[n - 1].strip().startswith("#") and comments[n][0] > 0 \
+                and not _HEADER.match(lines[n - 1].strip()):
+            text.append(comments[n][1])
+            n += 1
+        found[name] = (group, " ".join(t for t in text if t))
+    return found
+
+
+def _literals(tree):
+    """Module-level NAME = <literal> assignments of a parsed script."""
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except (ValueError, SyntaxError, TypeError):
+                pass
+    return values
+
+
+def _parse_call_kwargs(tree, literals):
+    """The literal keyword arguments of the script's ``flags.parse(...)`` call."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parse" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "flags":
+            kwargs = {}
+            for kw in node.keywords:
+                if isinstance(kw.value, ast.Name) and kw.value.id in literals:
+                    kwargs[kw.arg] = literals[kw.value.id]
+                else:
+                    try:
+                        kwargs[kw.arg] = ast.literal_eval(kw.value)
+                    except (ValueError, SyntaxError, TypeError):
+                        pass
+            return kwargs
+    return {}
+
+
+def help_from_source(path):
+    """The ``--help`` text of a script, read from its source without running it."""
+    source = Path(path).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    literals = _literals(tree)
+    namespace = dict(literals, __doc__=ast.get_docstring(tree), __file__=str(path))
+    kwargs = _parse_call_kwargs(tree, literals)
+    parser = build_parser(constants_of(namespace), describe(source), namespace, **kwargs)
+    return parser.format_help()
+
+
+# --- the parser ------------------------------------------------------------------
+
+def build_parser(constants, described, namespace, *, quick=None, bounds=None, data=None, options=None,
+                 seed=7):
+    """The argparse parser of a script: its constants by group, its options, the run flags."""
+    quick = dict(quick or {})
+    doc = namespace.get("__doc__") or ""
+    parser = _Parser(
+        prog=Path(namespace.get("__file__") or sys.argv[0]).name,
+        description=doc.strip().split("\n\n")[0] if doc else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Every setting above is a constant at the top of the script: edit it there or give the flag.",
+    )
+    groups = {}
+    for name, default in constants.items():
+        group_name, text = described.get(name, ("settings", ""))
+        group = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
+        helptext = f"{text} [default: {show(default)}]" if text else f"[default: {show(default)}]"
+        helptext = helptext.replace("%", "%%")
+        if isinstance(default, bool):
+            group.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
+                               default=None, help=helptext)
+        else:
+            kind = type(default[0] if isinstance(default, tuple) else default).__name__.upper()
+            group.add_argument(flag_name(name), dest=name, type=_converter(name, default), default=None,
+                               metavar=kind + ("S" if isinstance(default, tuple) else ""), help=helptext)
+    script = parser.add_argument_group("script options")
+    if data:
+        script.add_argument("--data", type=Path, default=None, metavar="PATH", help=data)
+    for option, helptext in (options or {}).items():
+        script.add_argument("--" + option.replace("_", "-"), dest=option, help=helptext, **OPTIONS[option])
+    run = parser.add_argument_group("run options")
+    run.add_argument("--quick", action="store_true",
+                     help="smoke run: a small data subset and few epochs (" + (
+                         ", ".join(f"{k}={show(v)}" for k, v in quick.items()) or "no other change")
+                     + "); its figures are not results")
+    run.add_argument("--seed", type=_seed, default=seed,
+                     help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {seed}]")
+    run.add_argument("--deterministic", action="store_true",
+                     help="make a CPU run repeat bit for bit (TensorFlow's deterministic ops; slower)")
+    run.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
+                     help="run folder [default: runs/<script>/<date-time>-<changed settings>]; "
+                          "rerun with the same folder to resume")
+    run.add_argument("--name", default=None, metavar="TEXT", help="a label added to the run folder's name")
+    run.add_argument("--show", action="store_true", help="also open the figures in windows")
+    return parser
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed expects a whole number, got {text!r}") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"--seed must be from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {value}")
+    return value
+
+
+def parse(namespace, argv=None, *, quick=None, bounds=None, data=None, options=None, seed=7):
     """Parse `argv` into a Config built from the constants in `namespace`.
 
     namespace:   the script's ``globals()``.
-    data:        if a string, add ``--data PATH`` with that help text.
     quick:       constant overrides for ``--quick`` (a smoke run); a flag the
                  user gives explicitly wins over them.
     bounds:      ``{"EPOCHS": (1, None)}``: inclusive limits checked on every
                  number of that constant. Numbers without an entry must not
                  be negative.
-    extra:       ``extra(parser)`` adds the script's own flags.
+    data:        if given, ``--data PATH`` with this help text.
+    options:     {name: help} of script options from OPTIONS.
+    Every keyword must be a literal or a module-level literal of the script:
+    ``help_from_source`` reads them from the source to answer ``--help``.
     """
     constants = constants_of(namespace)
-    bounds = dict(bounds or {})
-    quick = dict(quick or {})
-    doc = description if description is not None else (namespace.get("__doc__") or "")
-    parser = _Parser(
-        prog=Path(namespace.get("__file__") or sys.argv[0]).name,
-        description=doc.strip().split("\n\n")[0] if doc else None,
-    )
-    knobs = parser.add_argument_group("constants (the chapter's exercise knobs)")
-    for name, default in constants.items():
-        if isinstance(default, bool):
-            knobs.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
-                               default=None, help=f"{name} (default: {_show(default)})")
-        else:
-            knobs.add_argument(flag_name(name), dest=name, type=_converter(name, default), default=None,
-                               metavar=type(default[0] if isinstance(default, tuple) else default).__name__.upper()
-                               + ("S" if isinstance(default, tuple) else ""),
-                               help=f"{name} (default: {_show(default)})")
-    common = parser.add_argument_group("run")
-    common.add_argument("--quick", action="store_true",
-                        help="smoke run: a small data subset and few epochs (" + (
-                            ", ".join(f"{k}={_show(v)}" for k, v in quick.items()) or "no other change") + ")")
-    common.add_argument("--seed", type=int, default=seed, help=f"random seed for keras.utils.set_random_seed (default: {seed})")
-    common.add_argument("--run-dir", type=Path, default=None,
-                        help="run folder (default: runs/<script>/<timestamp>); rerun with the same folder to resume")
-    if data:
-        common.add_argument("--data", type=Path, default=None, metavar="PATH", help=data)
-    common.add_argument("--show", action="store_true", help="also open the figures in windows")
-    if extra is not None:
-        extra(parser)
+    path = namespace.get("__file__")
+    described = describe(Path(path).read_text(encoding="utf-8")) if path and Path(path).is_file() else {}
+    parser = build_parser(constants, described, namespace, quick=quick, bounds=bounds, data=data,
+                          options=options, seed=seed)
     args = parser.parse_args(argv)
-
+    quick, bounds = dict(quick or {}), dict(bounds or {})
     values = {}
     for name, default in constants.items():
         given = getattr(args, name)
@@ -181,9 +314,14 @@ def parse_args(namespace, argv=None, *, description=None, data=None, quick=None,
         else:
             values[name] = default
         if isinstance(values[name], (int, float, tuple)) and not isinstance(values[name], bool):
-            _check_bounds(name, values[name], bounds.get(name, (0, None)))
+            _check_bounds(flag_name(name), values[name], bounds.get(name, (0, None)))
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}", args.name):
+        raise InputError(f"--name expects up to 40 letters, digits, '.', '_' or '-', got {args.name!r}")
     options = {k: v for k, v in vars(args).items() if k not in constants}
-    return Config(values, options)
+    # What counts as a change is measured against the script's own values,
+    # or, for a smoke run, against the smoke run's.
+    defaults = dict(constants, **(quick if args.quick else {}))
+    return Config(values, options, defaults=defaults)
 
 
 def run(main, argv=None):
@@ -207,3 +345,23 @@ def run(main, argv=None):
     except Exception:  # a bug, not bad input: keep the traceback
         traceback.print_exc()
         return 1
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def require_memory(nbytes, what):
+    """Refuse, in one line, settings whose `what` needs more memory than there is."""
+    available = available_memory()
+    if nbytes > 0.8 * available:
+        raise InputError(f"{what} needs about {nbytes / 1e9:,.1f} GB of memory; "
+                         f"{available / 1e9:,.1f} GB is available")

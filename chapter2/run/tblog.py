@@ -36,30 +36,36 @@ class ImageLogger(keras.callbacks.Callback):
             self._writer = None
 
 
+def _accumulator(folder):
+    """TensorBoard's own reader, the one its server uses (it drops the
+    events that a restart at an earlier step made stale)."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+
+    acc = pea.EventAccumulator(str(folder), size_guidance={pea.TENSORS: 0})
+    acc.Reload()
+    return acc
+
+
 def read_tags(log_dir):
     """{run name: {"scalars": [...], "images": [...]}} for every run folder
     under `log_dir`, read with TensorBoard's own event reader."""
-    from tensorboard.backend.event_processing import event_accumulator as ea
-
     found = {}
-    for events in sorted(Path(log_dir).rglob("events.out.tfevents.*")):
-        run = events.parent.relative_to(log_dir).as_posix()
-        acc = ea.EventAccumulator(str(events.parent), size_guidance={ea.TENSORS: 0, ea.IMAGES: 0})
-        acc.Reload()
+    for folder in sorted({p.parent for p in Path(log_dir).rglob("events.out.tfevents.*")}):
+        acc = _accumulator(folder)
         tags = {"scalars": [], "images": []}
-        for tag in acc.Tags().get(ea.TENSORS, []):
+        for tag in acc.Tags().get("tensors", []):
             plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
-            tags["images" if plugin == "images" else "scalars"].append(tag)
-        tags["images"] += acc.Tags().get(ea.IMAGES, [])
-        found[run] = {k: sorted(set(v)) for k, v in tags.items()}
+            if plugin in ("images", "scalars"):
+                tags[plugin].append(tag)
+        found[folder.relative_to(log_dir).as_posix()] = {k: sorted(set(v)) for k, v in tags.items()}
     return found
 
 
 def read_scalars(log_dir, run, tag):
     """[(step, value), ...] of one scalar tag, read with TensorBoard's reader."""
-    from tensorboard.backend.event_processing import event_accumulator as ea
     from tensorboard.util import tensor_util
 
-    acc = ea.EventAccumulator(str(Path(log_dir) / run), size_guidance={ea.TENSORS: 0})
-    acc.Reload()
+    acc = _accumulator(Path(log_dir) / run)
+    if tag not in acc.Tags().get("tensors", []):
+        return []
     return [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]

@@ -1,0 +1,509 @@
+"""Compare runs side by side: what was changed, and what it did.
+
+    python -m chapter2.compare runs/chapter_2_2 runs/chapter_2_3
+    python -m chapter2.compare runs --markdown --figure curves.png
+
+Each argument is a run folder (one holding metrics.json, or history.csv while
+it is unfinished) or a folder above run folders, searched all the way down.
+The command prints one table, one row per run: the settings that differ
+between the runs, then the figures the runs are judged by (validation loss,
+test MSE and MAE, autonomy, accuracy, win rate), the parameters, the epochs
+trained, seconds per epoch and samples per second, best first by the
+script's headline figure. Runs of different scripts share the table: they
+are ranked together where they share that figure (Chapter_2_2 against
+Chapter_2_3, the chapter's own comparison, on test MSE) and grouped by
+script otherwise. ``--markdown`` prints the table in Markdown for pasting.
+
+It also writes a figure (compare.png unless ``--figure PATH``) with the runs'
+validation loss per epoch overlaid (the training loss for scripts that have
+no validation split), one panel per kind of loss.
+
+Unfinished runs (no metrics.json yet) and damaged ones (metrics.json
+unreadable or missing fields) are listed as such, after the others. A path
+that holds no run is an error: one line, exit status 2.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from chapter2.run.errors import InputError
+from chapter2.run.hparams import FIGURES, HEADLINE, headline, hparam_value, seconds_per_epoch
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+
+# Table headings of the figures, with their units.
+HEADINGS = {
+    "val_loss": "val_loss",
+    "code_size": "code values",
+    "test_mse": "test MSE",
+    "test_mae": "test MAE",
+    "autonomy": "autonomy %",
+    "accuracy": "accuracy %",
+    "generated_right": "sequences right %",
+    "held_out_accuracy": "held-out accuracy %",
+    "win_rate": "win rate %",
+    "parameters": "parameters",
+    "epochs": "epochs",
+    "seconds_per_epoch": "s/epoch",
+    "samples_per_second": "samples/s",
+}
+FRACTIONS = {"accuracy", "generated_right", "held_out_accuracy", "win_rate"}  # shown as %
+
+# Scripts whose losses are the same quantity share a panel of the figure.
+SAME_LOSS = {"chapter_2_3": "chapter_2_2"}
+LOSS_NAMES = {"chapter_2_1": "binary cross-entropy", "chapter_2_2": "MSE, steering",
+              "chapter_2_4": "categorical cross-entropy", "chapter_2_5": "categorical cross-entropy"}
+
+MISSING = "-"
+LONGEST_SETTING = 24  # characters of a setting's value shown in the table
+
+
+class Run:
+    """One run folder as read from disk: status is "finished", "unfinished"
+    or "damaged" (`problem` says why)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.label = self.path.name
+        self.script = _script_from_path(self.path)
+        self.status = "unfinished"
+        self.problem = ""
+        self.config = {}
+        self.data = None
+        self.figures = {}
+        self.history = []
+
+    @property
+    def finished(self):
+        return self.status == "finished"
+
+    def note(self):
+        """A line on what is wrong with an unfinished or damaged run."""
+        if self.status == "damaged":
+            return f"damaged: {self.problem}"
+        if self.status == "unfinished":
+            text = f"unfinished: {len(self.history)} epoch{'s' if len(self.history) != 1 else ''} in {HISTORY_FILE}"
+            last = self.history[-1] if self.history else {}
+            for key in ("val_loss", "loss"):
+                if _real(last.get(key)) is not None:
+                    return f"{text}, last {key} {last[key]:.4g}"
+            return text + (f" ({self.problem})" if self.problem else "")
+        return ""
+
+
+def find_runs(paths):
+    """The run folders named by or under `paths`, in order, each once.
+    A path that holds no run raises InputError."""
+    found, seen = [], set()
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise InputError(f"{given}: no such file or folder")
+        if path.is_file():
+            if path.name not in (METRICS_FILE, HISTORY_FILE):
+                raise InputError(f"{given}: not a run folder (give the folder that holds {METRICS_FILE})")
+            runs = [path.parent]
+        else:
+            runs = _runs_under(path)
+        if not runs:
+            raise InputError(f"{given}: holds no run (no {METRICS_FILE} or {HISTORY_FILE} in it or below it)")
+        for run in runs:
+            key = run.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(run)
+    return found
+
+
+def _is_run(folder):
+    return (folder / METRICS_FILE).is_file() or (folder / HISTORY_FILE).is_file()
+
+
+def _runs_under(folder):
+    if _is_run(folder):
+        return [folder]
+    runs = []
+    for top, dirs, _files in os.walk(folder):
+        dirs.sort()
+        keep = []
+        for name in dirs:
+            sub = Path(top) / name
+            if name.startswith("."):
+                continue
+            if _is_run(sub):
+                runs.append(sub)  # a run's own logs and backups are not runs
+            else:
+                keep.append(name)
+        dirs[:] = keep
+    return sorted(runs)
+
+
+def read_run(path):
+    """Read one run folder; never raises: what cannot be read makes the run
+    "damaged" with the reason."""
+    run = Run(path)
+    run.history, csv_problem = read_history(run.path / HISTORY_FILE)
+    metrics_path = run.path / METRICS_FILE
+    if not metrics_path.is_file():
+        run.problem = csv_problem
+        run.figures = _progress(run.history)
+        return run
+    run.status = "damaged"
+    try:
+        record = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        run.problem = f"{METRICS_FILE} cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})"
+        return run
+    except ValueError as err:
+        run.problem = f"{METRICS_FILE} is not valid JSON ({err})"
+        return run
+    if not isinstance(record, dict):
+        run.problem = f"{METRICS_FILE} holds {type(record).__name__}, not an object"
+        return run
+    kinds = {"script": str, "config": dict, "metrics": dict}
+    missing = [k for k in kinds if k not in record]
+    if missing:
+        run.problem = f"{METRICS_FILE} lacks {', '.join(missing)}"
+        return run
+    wrong = [k for k, kind in kinds.items() if not isinstance(record[k], kind)]
+    wrong += [k for k, kind in (("history", list), ("timing", dict))
+              if record.get(k) is not None and not isinstance(record[k], kind)]
+    if wrong:
+        run.problem = f"{METRICS_FILE}: malformed {', '.join(wrong)}"
+        return run
+    run.script = record["script"]
+    try:
+        run.figures = headline(record)
+    except (AttributeError, TypeError, ValueError) as err:
+        run.problem = f"{METRICS_FILE}: malformed figures ({type(err).__name__})"
+        return run
+    history = [row for row in record.get("history") or [] if isinstance(row, dict)]
+    run.history = history or run.history
+    run.config = record["config"]
+    dataset = record.get("dataset")
+    if isinstance(dataset, dict):
+        run.data = str(dataset.get("name") or dataset.get("source") or "") or None
+    run.status = "finished"
+    return run
+
+
+def _progress(history):
+    """Epochs and seconds per epoch of an unfinished run, from its history."""
+    if not history:
+        return {}
+    per_epoch = seconds_per_epoch(history)
+    return {"epochs": len(history), **({"seconds_per_epoch": per_epoch} if per_epoch is not None else {})}
+
+
+def read_history(path):
+    """Per-epoch rows of a Keras CSVLogger file, as ([{column: number}], problem).
+    Rows without a number are skipped; a later row for the same epoch
+    (a resumed run) replaces the earlier one."""
+    if not path.is_file():
+        return [], ""
+    rows = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                epoch = _float(row.get("epoch"))
+                if epoch is None:
+                    continue
+                values = {k: _float(v) for k, v in row.items() if k and k != "epoch"}
+                values = {k: v for k, v in values.items() if v is not None}
+                if values:
+                    rows[int(epoch)] = values
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        return [], f"{HISTORY_FILE} cannot be read ({type(err).__name__})"
+    return [dict(epoch=e, **rows[e]) for e in sorted(rows)], ""
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _real(value):
+    """`value` if it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _script_from_path(path):
+    for part in reversed(path.resolve().parts):
+        if part.startswith("chapter_2_"):
+            return part
+    return "?"
+
+
+# -- the table ------------------------------------------------------------
+
+def order(runs):
+    """Finished runs best first, then unfinished, then damaged; and a line
+    saying how the finished runs are sorted."""
+    finished = [r for r in runs if r.finished]
+    rest = [r for r in runs if r.status == "unfinished"] + [r for r in runs if r.status == "damaged"]
+    metrics = {HEADLINE.get(r.script) for r in finished}
+    if len(metrics) == 1 and None not in metrics:
+        metric = metrics.pop()
+        return _best_first(finished, metric) + rest, f"best first by {_sorted_by(metric)}"
+    scripts = sorted({r.script for r in finished})
+    ranked, parts = [], []
+    for script in scripts:
+        group = [r for r in finished if r.script == script]
+        metric = HEADLINE.get(script)
+        if metric:
+            ranked += _best_first(group, metric)
+            parts.append(f"{script} by {_sorted_by(metric)}")
+        else:
+            ranked += group
+    how = "grouped by script, best first: " + "; ".join(parts) if parts else "in folder order"
+    return ranked + rest, how
+
+
+def _sorted_by(metric):
+    return f"{HEADINGS.get(metric, metric)} ({'lower' if FIGURES.get(metric, True) else 'higher'} is better)"
+
+
+def _best_first(runs, metric):
+    lower = FIGURES.get(metric, True)
+    have = [r for r in runs if metric in r.figures]
+    have.sort(key=lambda r: r.figures[metric] if lower else -r.figures[metric])
+    return have + [r for r in runs if metric not in r.figures]
+
+
+def differing_settings(runs):
+    """Names of the settings whose values are not the same in all finished runs
+    (a setting one run lacks counts as different)."""
+    finished = [r for r in runs if r.finished]
+    names = []
+    for r in finished:
+        names += [k for k in r.config if k not in names]
+    return [name for name in names
+            if len({setting_text(r.config[name]) if name in r.config else None for r in finished}) > 1]
+
+
+def datasets(runs):
+    """The data sets of the finished runs, each once, in order."""
+    found = []
+    for r in runs:
+        if r.finished and r.data not in found:
+            found.append(r.data)
+    return found
+
+
+def setting_text(value):
+    value = hparam_value(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return MISSING if value is None else str(value)
+
+
+def figure_text(name, value):
+    if value is None:
+        return MISSING
+    if name in FRACTIONS:
+        return f"{value * 100:.1f}"
+    if name == "autonomy":
+        return f"{value:.1f}"
+    if name in ("parameters", "epochs", "code_size"):
+        return f"{int(round(value)):,}"
+    if name == "samples_per_second":
+        return f"{value:,.0f}"
+    if name == "seconds_per_epoch":
+        return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def table(runs):
+    """(headings, rows, numeric columns) of the comparison, runs in the given order."""
+    labels = run_labels(runs)
+    settings = differing_settings(runs)
+    figures = [name for name in HEADINGS if any(name in r.figures for r in runs)]
+    show_script = len({r.script for r in runs}) > 1
+    show_status = any(not r.finished for r in runs)
+    show_data = len(datasets(runs)) > 1
+    headings = ["run"] + (["script"] if show_script else []) + (["status"] if show_status else [])
+    headings += ["data"] if show_data else []
+    headings += settings + [HEADINGS[name] for name in figures]
+    numeric = [False] * (len(headings) - len(figures)) + [True] * len(figures)
+    rows = []
+    for r in runs:
+        row = [labels[r.path]] + ([r.script] if show_script else []) + ([r.status] if show_status else [])
+        row += [(r.data or MISSING) if r.finished else MISSING] if show_data else []
+        for name in settings:
+            text = setting_text(r.config[name]) if r.finished and name in r.config else MISSING
+            row.append(text if len(text) <= LONGEST_SETTING else text[:LONGEST_SETTING - 3] + "...")
+        row += [figure_text(name, r.figures.get(name)) for name in figures]
+        rows.append(row)
+    return headings, rows, numeric
+
+
+def run_labels(runs):
+    """Each run's folder relative to the folder all the runs share."""
+    if len(runs) == 1:
+        return {runs[0].path: runs[0].path.name}
+    resolved = {r.path: r.path.resolve() for r in runs}
+    common = Path(os.path.commonpath([str(p) for p in resolved.values()]))
+    return {path: (full.relative_to(common).as_posix() or path.name) if full != common else path.name
+            for path, full in resolved.items()}
+
+
+def plain_table(headings, rows, numeric):
+    widths = [max(len(str(x)) for x in column) for column in zip(headings, *rows)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(headings), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def markdown_table(headings, rows, numeric):
+    def line(cells):
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    rule = "|" + "|".join("---:" if num else "---" for num in numeric) + "|"
+    return "\n".join([line(headings), rule] + [line(r) for r in rows])
+
+
+# -- the figure -----------------------------------------------------------
+
+def curves_figure(runs, labels, settings=()):
+    """A matplotlib Figure overlaying each run's validation loss per epoch
+    (the training loss where a run has no validation), one panel per kind of
+    loss, each curve labelled with its run and the `settings` that differ;
+    None when no run has a per-epoch history."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    panels = {}
+    for r in runs:
+        key = "val_loss" if any("val_loss" in row for row in r.history) else "loss"
+        points = [(_real(row.get("epoch")) + 1, _real(row.get(key))) for row in r.history
+                  if _real(row.get("epoch")) is not None and _real(row.get(key)) is not None]
+        if points:
+            panels.setdefault(SAME_LOSS.get(r.script, r.script), []).append((r, key, points))
+    if not panels:
+        return None
+    columns, lines = min(len(panels), 2), math.ceil(len(panels) / 2)
+    fig = Figure(figsize=(6.4 * columns, 4.2 * lines))
+    for n, (family, curves) in enumerate(sorted(panels.items())):
+        ax = fig.add_subplot(lines, columns, n + 1)
+        keys = {key for _, key, _ in curves}
+        for i, (r, key, points) in enumerate(curves):
+            xs, ys = zip(*points)
+            label = labels[r.path]
+            changed = [f"{name} {setting_text(r.config[name])}" for name in settings if name in r.config]
+            if changed:
+                label += ": " + ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+            if len(keys) > 1 and key == "loss":
+                label += " (training loss)"
+            if not r.finished:
+                label += f" ({r.status})"
+            ax.plot(xs, ys, color=OKABE_ITO[i % len(OKABE_ITO)],
+                    linestyle=("-", "--", ":", "-.")[(i // len(OKABE_ITO)) % 4],
+                    marker="o" if len(points) <= 20 else None, markersize=4, label=label)
+        loss = LOSS_NAMES.get(family)
+        kind = "validation loss" if keys == {"val_loss"} else "training loss" if keys == {"loss"} else "loss"
+        ax.set_title(" / ".join(sorted({r.script for r, _, _ in curves})) + f": {kind} per epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind + (f" ({loss})" if loss else ""))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path):
+    from chapter2.run.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+
+# -- the command ----------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise InputError(f"{message} (see --help)")
+
+
+def parse(argv):
+    doc = __doc__.strip().split("\n\n")
+    parser = _Parser(prog="python -m chapter2.compare", description=doc[0],
+                     epilog="\n\n".join(["examples:\n" + doc[1]] + doc[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_PARENT",
+                        help="a run folder, or a folder above run folders (e.g. runs)")
+    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    parser.add_argument("--figure", type=Path, default=Path("compare.png"), metavar="PATH",
+                        help="where to write the curves figure, a .png (default: compare.png)")
+    parser.add_argument("--no-figure", action="store_true", help="write no figure")
+    args = parser.parse_args(argv)
+    if not args.no_figure:
+        if args.figure.suffix.lower() != ".png":
+            raise InputError(f"--figure {args.figure}: the figure is a PNG; give a path ending in .png")
+        if not args.figure.parent.is_dir():
+            raise InputError(f"--figure {args.figure}: no such folder {args.figure.parent}")
+        if args.figure.is_dir():
+            raise InputError(f"--figure {args.figure}: is a folder")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    runs = [read_run(path) for path in find_runs(args.paths)]
+    runs, how = order(runs)
+    headings, rows, numeric = table(runs)
+    notes = [f"{run_labels(runs)[r.path]}: {r.note()}" for r in runs if not r.finished]
+    finished = sum(r.finished for r in runs)
+    data = datasets(runs)
+    data = f"data: {data[0]}" if len(data) == 1 and data[0] else ""
+    if args.markdown:
+        print(markdown_table(headings, rows, numeric))
+        if notes or data:
+            print()
+            print("\n".join(([f"- {data}"] if data else []) + [f"- {n}" for n in notes]))
+    else:
+        print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} ({finished} finished), {how}; "
+              "the settings not shown are the same in every finished run" + (f"; {data}" if data else ""))
+        print(plain_table(headings, rows, numeric))
+        for n in notes:
+            print(n)
+    if not args.no_figure:
+        fig = curves_figure(runs, run_labels(runs), differing_settings(runs))
+        out = sys.stderr if args.markdown else sys.stdout
+        if fig is None:
+            print("no figure: no run has a per-epoch history", file=out)
+        else:
+            try:
+                save_figure(fig, args.figure)
+            except OSError as err:
+                raise InputError(f"--figure {args.figure}: cannot write ({err.strerror or err})") from None
+            print(f"wrote {args.figure}", file=out)
+    return 0
+
+
+def cli(argv=None):
+    try:
+        return main(argv)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,179 @@
+"""A run's settings and final figures for TensorBoard's HParams dashboard.
+
+    hparams.log_hparams(run.logs, dict(record["config"], script=record["script"]),
+                        hparams.headline(record), run_name=str(run.path))
+
+writes, into the run's ``logs`` folder (beside Keras' ``logs/train`` and
+``logs/validation``), the settings as TensorBoard hparams and the figures
+as scalars of the same names. ``tensorboard --logdir runs`` then lists every
+run once in the HParams table and parallel-coordinates view, with the
+columns of all five scripts side by side; its Time Series tab gives
+``logs/train`` and ``logs/validation`` the settings logged in ``logs`` (it
+matches runs to settings by folder prefix).
+
+No experiment configuration (``hparams_config``) is written: TensorBoard
+reads a single one for the whole log folder, the first it finds, so one run's
+configuration would hide the settings and figures of every other script.
+Without it TensorBoard builds the columns from all runs' own values.
+
+`headline` turns a metrics.json record into the flat figures every script is
+compared on; the compare command (``python -m chapter2.compare``) uses the
+same names.
+"""
+
+import math
+import statistics
+import time
+from pathlib import Path
+
+# Each script's headline figure and whether lower is better: the compare
+# command sorts by it, best first.
+HEADLINE = {
+    "chapter_2_1": "val_loss",
+    "chapter_2_2": "test_mse",
+    "chapter_2_3": "test_mse",
+    "chapter_2_4": "accuracy",
+    "chapter_2_5": "held_out_accuracy",
+}
+
+# Every figure `headline` can give, in the order tables show them, with
+# whether lower is better.
+FIGURES = {
+    "val_loss": True,            # Chapter_2_1: reconstruction loss on the test digits
+    "code_size": True,           # Chapter_2_1: numbers in the encoder's code (exercise 2)
+    "test_mse": True,            # Chapter_2_2/2_3: steering error on the test split
+    "test_mae": True,
+    "autonomy": False,           # Chapter_2_2/2_3: closed-loop drive, % of time without help
+    "accuracy": False,           # Chapter_2_4: next letter right, fraction of the pairs
+    "generated_right": False,    # Chapter_2_4: generated sequences entirely right (exercise 9)
+    "held_out_accuracy": False,  # Chapter_2_5: next move right on the held-out games
+    "win_rate": False,           # Chapter_2_5: wins against the simulated players, mean
+    "parameters": True,
+    "epochs": True,
+    "seconds_per_epoch": True,
+    "samples_per_second": False,
+    "train_seconds": True,
+}
+
+
+def headline(record):
+    """The figures of one metrics.json record that runs are compared on,
+    as {name: number}; a figure the script does not produce is left out."""
+    metrics = record.get("metrics") or {}
+    history = record.get("history") or []
+    timing = record.get("timing") or {}
+    out = {}
+
+    def put(name, value):
+        number = _number(value)
+        if number is not None:
+            out[name] = number
+
+    for name in ("test_mse", "test_mae", "autonomy", "accuracy"):
+        put(name, metrics.get(name))
+    if "val_loss" in metrics:
+        put("val_loss", metrics["val_loss"])
+    elif str(record.get("script", "")).endswith("2_1") and history:
+        put("val_loss", history[-1].get("val_loss"))
+    shape = metrics.get("code_shape")
+    if isinstance(shape, list) and shape and all(_number(n) for n in shape):
+        put("code_size", math.prod(int(n) for n in shape))
+    sequences = _number(metrics.get("generated_sequences"))
+    if sequences:
+        put("generated_right", (_number(metrics.get("generated_entirely_right")) or 0) / sequences)
+    held_out = metrics.get("held_out")
+    if isinstance(held_out, dict):
+        put("held_out_accuracy", held_out.get("model"))
+    versus = metrics.get("versus_simulated_players")
+    if isinstance(versus, dict):
+        wins = [_number(v.get("win")) for v in versus.values() if isinstance(v, dict)]
+        wins = [w for w in wins if w is not None]
+        if wins:
+            put("win_rate", statistics.fmean(wins))
+    put("parameters", metrics.get("parameters"))
+    epochs = timing.get("epochs", len(history) if history else None)
+    put("epochs", epochs)
+    put("seconds_per_epoch", seconds_per_epoch(history, timing))
+    put("samples_per_second", timing.get("samples_per_second"))
+    put("train_seconds", timing.get("train_seconds"))
+    return out
+
+
+def seconds_per_epoch(history, timing=None):
+    """Median wall time of an epoch, leaving out the first (it also builds
+    and traces the model) when there are others; from the timing totals
+    when the history has no epoch times."""
+    seconds = [_number(row.get("epoch_seconds")) for row in history or [] if isinstance(row, dict)]
+    seconds = [s for s in seconds if s is not None]
+    if seconds:
+        return statistics.median(seconds[1:] or seconds)
+    timing = timing or {}
+    total, epochs = _number(timing.get("train_seconds")), _number(timing.get("epochs"))
+    return total / epochs if total and epochs else None
+
+
+def hparam_value(value):
+    """A setting as TensorBoard takes it: bool, number or text; a tuple or
+    list is its flag's comma list ("16,8,8", "true,false,false"); None and
+    anything empty give None (not logged)."""
+    if hasattr(value, "item") and not isinstance(value, (list, tuple)):
+        value = value.item()  # numpy scalars
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(_flag_text(v) for v in value) or None
+    return None if value is None else str(value)
+
+
+def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, step=0):
+    """Write `hparams` ({setting: value}) and `metrics` ({figure: number})
+    for TensorBoard's HParams dashboard into `log_dir`, the run's ``logs``
+    folder.
+
+    run_name:   the run's name in the dashboard's session groups; default the
+                folder above `log_dir` (the run folder), so two runs with the
+                same settings stay two rows.
+    start_time: when the run started (seconds since the epoch); default now.
+    step:       the step the figures are logged at (e.g. the epochs trained).
+
+    Settings that are None are left out, and so are figures that are not
+    finite numbers. Returns the {name: value} settings that were written.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import api_pb2
+    from tensorboard.plugins.hparams import summary as hp_v1
+
+    log_dir = Path(log_dir)
+    values = {str(k): v for k, v in ((k, hparam_value(v)) for k, v in hparams.items()) if v is not None}
+    figures = {str(k): n for k, n in ((k, _number(v)) for k, v in metrics.items()) if n is not None}
+    trial = str(run_name) if run_name else str(log_dir.parent)
+    writer = tf.summary.create_file_writer(str(log_dir))
+    try:
+        with writer.as_default():
+            hp.hparams(values, trial_id=trial, start_time_secs=start_time if start_time is not None else time.time())
+            for name, number in figures.items():
+                tf.summary.scalar(name, number, step=step)
+            end = hp_v1.session_end_pb(api_pb2.STATUS_SUCCESS)
+            tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=0)
+        writer.flush()
+    finally:
+        writer.close()
+    return values
+
+
+def _flag_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _number(value):
+    """`value` as a finite float or int, else None (bools are not figures)."""
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict)):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None

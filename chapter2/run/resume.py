@@ -1,0 +1,169 @@
+"""Resume points: an interrupted run picks up at its last finished epoch.
+
+After every `every` epochs the model's weights and its optimizer's state go
+to ``resume/epoch-NNNNNN.weights.h5`` (written under a temporary name, then
+moved into place), then a small ``epoch-NNNNNN.json`` beside it records the
+epoch and the state of the callbacks that must survive a restart (the best
+value so far and early stopping's patience). The JSON is written last, so a
+point exists only once both files are complete; the previous point is
+deleted only after the new one exists. Only public Keras APIs are used:
+``save_weights``/``load_weights`` and ``fit(initial_epoch=...)``.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import keras
+
+from chapter2.run.files import atomic_path, write_json
+
+_POINT = re.compile(r"^epoch-(\d{6})\.json$")
+
+
+class ResumePoints:
+    def __init__(self, folder, log=print):
+        self.folder = Path(folder)
+        self.log = log
+        self.state = {}          # the loaded point's callback states
+        self.model = None        # the model whose weights are saved
+
+    def points(self):
+        """[(epoch, json path)], newest first."""
+        if not self.folder.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.folder.iterdir() if (m := _POINT.match(p.name))]
+        return sorted(found, reverse=True)
+
+    def restore(self, model):
+        """Load the newest good point into `model` (compiled). Returns
+        (epochs finished, its record), or (0, {}) when there is none. A
+        damaged point is reported in one line and the one before it is
+        tried; when none is usable the run starts over, saying so."""
+        self.model = model
+        points = self.points()
+        for n, (epoch, path) in enumerate(points):
+            try:
+                record = json.loads(path.read_text())
+                if not isinstance(record, dict) or record.get("epoch") != epoch:
+                    raise ValueError("its record does not match its name")
+                weights = self.folder / record["weights"]
+                if model.optimizer is not None and not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
+                model.load_weights(str(weights))
+            except Exception as err:  # any damage: JSON, HDF5, shapes
+                reason = " ".join(str(err).split())[:120] or type(err).__name__
+                later = "the one before it" if n + 1 < len(points) else "none left: starting over from epoch 1"
+                self.log(f"note: resume point of epoch {epoch} in {self.folder} is damaged ({reason}); "
+                         f"using {later}")
+                continue
+            self.state = record.get("callbacks", {})
+            return epoch, record
+        return 0, {}
+
+    def save(self, epoch, callbacks_state, finished=False):
+        """Write the point for `epoch` finished epochs, then drop older ones."""
+        if self.model is None:
+            raise RuntimeError("ResumePoints.save before restore(model)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{epoch:06d}"
+        weights = self.folder / f"{name}.weights.h5"
+        with atomic_path(weights, suffix=".weights.h5") as tmp:
+            self.model.save_weights(str(tmp))
+        write_json(self.folder / f"{name}.json", {"epoch": epoch, "weights": weights.name,
+                                                   "callbacks": callbacks_state, "finished": finished})
+        for old, path in self.points():
+            if old < epoch:
+                path.unlink(missing_ok=True)
+                (self.folder / f"epoch-{old:06d}.weights.h5").unlink(missing_ok=True)
+
+
+class SaveResumePoint(keras.callbacks.Callback):
+    """Saves a resume point every `every` epochs, at the last epoch, and
+    when training ends; `states` are the callbacks whose ``resume_state()``
+    goes into it."""
+
+    def __init__(self, points, every=1, states=()):
+        super().__init__()
+        self.points = points
+        self.every = max(1, int(every))
+        self.states = list(states)
+
+    def _states(self):
+        return {type(cb).__name__: cb.resume_state() for cb in self.states}
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        stopping = bool(getattr(self.model, "stop_training", False))
+        if done % self.every == 0 or done == self.params.get("epochs") or stopping:
+            self.points.save(done, self._states(), finished=stopping)
+        self.last = done
+
+    def on_train_end(self, logs=None):
+        last = getattr(self, "last", None)
+        if last is not None:
+            self.points.save(last, self._states(), finished=True)
+
+
+class BestModel(keras.callbacks.Callback):
+    """Keeps the best epoch's model by `monitor` (lower is better), saved
+    atomically, with its value in a sidecar JSON so a resumed run never
+    overwrites a better model."""
+
+    def __init__(self, path, monitor="val_loss", model=None, log=print):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.saved_model = model
+        self.log = log
+        self.best = float("inf")
+        self.best_epoch = None
+
+    @property
+    def sidecar(self):
+        return self.path.with_name(f".{self.path.name}.json")
+
+    def restore(self, state):
+        best = state.get("best", float("inf"))
+        try:
+            on_disk = json.loads(self.sidecar.read_text()).get("best")
+        except (OSError, ValueError, AttributeError):
+            on_disk = None
+        if self.path.exists() and isinstance(on_disk, (int, float)):
+            best = min(best, on_disk)
+        self.best = best
+        self.best_epoch = state.get("best_epoch")
+
+    def resume_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not float(value) < self.best:
+            return
+        self.best, self.best_epoch = float(value), epoch + 1
+        model = self.saved_model if self.saved_model is not None else self.model
+        with atomic_path(self.path) as tmp:
+            model.save(str(tmp))
+        write_json(self.sidecar, {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor})
+
+
+class EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' EarlyStopping, with its patience count kept across a resume."""
+
+    restored = None
+
+    def restore(self, state):
+        self.restored = state or None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.restored:
+            self.wait = self.restored.get("wait", 0)
+            self.best = self.restored.get("best", self.best)
+            self.best_epoch = self.restored.get("best_epoch", 0)
+
+    def resume_state(self):
+        best = self.best
+        return {"wait": int(self.wait), "best": None if best is None else float(best),
+                "best_epoch": int(self.best_epoch or 0)}
