@@ -35,11 +35,15 @@ test_frames.png, drive.gif and metrics.json.
 
 import sys
 
-import keras
-from keras import layers
+from chapter2.run import startup
 
-from chapter2.models import steering
-from chapter2.run import flags, runfolder
+startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from chapter2.models import steering  # noqa: E402
+from chapter2.run import flags, runfolder  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
 FILTERS = (8, 16, 32)         # Conv2D filters of the three stages (exercise 3)
@@ -49,12 +53,12 @@ POOL_SIZE = 2                 # every MaxPooling2D is POOL_SIZE x POOL_SIZE (exe
 POOLING = (True, True, True)  # which stages end in a MaxPooling2D (Chapter_2_3.py: exercise 6)
 DENSE = 256                   # units of the hidden Dense layer
 DROPOUT = 0.2                 # dropout before the output (exercise 7)
-EPOCHS = 4
-BATCH_SIZE = 64
+EPOCHS = 4                    # passes over the training frames
+BATCH_SIZE = 64               # frames per optimizer step
 PATIENCE = 5                  # EarlyStopping: epochs without a better val_loss
 # --- Data ---
 VALIDATION_SPLIT = 0.1        # the listing: 0.2 and an empty test split; we keep a real one
-TEST_SPLIT = 0.1
+TEST_SPLIT = 0.1              # frames held out for the test after training
 MIRROR = True                 # also train on every frame mirrored, angle negated
 SIM_FRAMES = 8000             # frames the lane simulator renders when no --data is given
 # --- Run ---
@@ -101,16 +105,20 @@ def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_
 
 
 def main(argv=None):
-    cfg = flags.parse_args(globals(), argv, quick=QUICK, bounds=BOUNDS, extra=steering.add_flags,
-                           data="your recordings: a Donkey Car tub folder, an .npz of X and Y, or an (X, Y) pickle")
+    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
+                      data="your recordings: a Donkey Car tub, a Udacity simulator recording, a Sully Chen folder, "
+                           "an .npz of X and Y, or an (X, Y) pickle",
+                      options={"offline": "never try a download; without --data, use the lane simulator",
+                               "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+                               "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
+                                     "rejected by Keras 3)"})
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
     if cfg.drive is not None:
         return steering.drive_saved_model(cfg.drive, "chapter_2_2", cfg, cfg.DRIVE_SECONDS)
 
     # --- Data: uint8 frames (N, 120, 160, 3) and angles (N,), split and
-    # batched, all checked before the run folder exists.
+    # batched; all checked before the run folder exists.
     data = steering.load_data(cfg)
-    run = runfolder.start("chapter_2_2", cfg)
 
     # --- Model: adam and mean squared error, as printed
     model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
@@ -119,13 +127,11 @@ def main(argv=None):
                   jit_compile=cfg.JIT_COMPILE)
     model.summary()
 
-    # --- Training, keeping the best epoch by val_loss (ModelCheckpoint) and
-    # stopping after PATIENCE epochs without one (EarlyStopping). The
-    # listing's ~/best_autopilot.hdf5 is rejected by Keras 3: .keras (or .h5).
-    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")
-    model.fit(data.train_batches, epochs=cfg.EPOCHS, validation_data=data.val_batches,
-              shuffle=False, verbose=steering.progress_verbose(),  # the pipeline shuffles, by batch size
-              callbacks=steering.callbacks(run, best_path, cfg.PATIENCE, data.per_epoch))
+    # --- Training: fit() for EPOCHS on batches of BATCH_SIZE, keeping the best
+    # epoch by val_loss (the listing's ModelCheckpoint) and stopping after
+    # PATIENCE epochs without a better one (EarlyStopping).
+    run = runfolder.start("chapter_2_2", cfg)
+    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5)
 
     # --- Does it steer (the test split against the mean)? Does it drive?
     steering.test_and_drive(run, cfg, data, best_path, model)

@@ -1,14 +1,14 @@
 """The steering pipeline of Chapter_2_2.py and Chapter_2_3.py.
 
-Both scripts build, compile and fit their own network and share every
-other step:
+Both scripts build and compile their own network and share every other
+step:
 
     steering.check_network(FILTERS, KERNEL_SIZE, STRIDES, POOL_SIZE, POOLING, DENSE)  # before any work
     data = steering.load_data(cfg)      # frames and angles, split 80/10/10, batched (mirrored)
+    model = build_model(...); model.compile(...)                       # in the script
     run = runfolder.start("chapter_2_2", cfg)
-    model.fit(data.train_batches, ..., validation_data=data.val_batches,
-              callbacks=steering.callbacks(run, best_path, cfg.PATIENCE, data.per_epoch))
-    steering.test_and_drive(run, cfg, data, best_path, model)   # the best epoch: test split, drive, metrics.json
+    best_path = steering.train(model, data, run, epochs=EPOCHS, patience=PATIENCE)  # fit, best epoch kept
+    steering.test_and_drive(run, cfg, data, best_path, model)   # test split, figures, drive, metrics.json
     steering.drive_saved_model(path, "chapter_2_2", cfg, seconds)   # --drive PATH
 
 The pieces are public too: split, batches, evaluate (test split against the
@@ -18,8 +18,6 @@ Angles are in Donkey Car's units: -1 is full left, +1 full right ("full
 lock"), so an MAE of 0.05 is 5 % of full lock.
 """
 
-import os
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -27,15 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from chapter2.data import driving
+from chapter2.run import flags
 from chapter2.run.errors import InputError, brief
 
 STAGES = 3  # the listing's Conv2D -> relu -> MaxPooling2D stages
 
 # Okabe-Ito colours (readable with every common colour-vision deficiency)
 SKY_BLUE, ORANGE, BLUE, BLACK = "#56B4E9", "#E69F00", "#0072B2", "#000000"
-
-SMOKE_NOTE = ("this was a --quick smoke run: it checks that every step works; its figures are not results "
-              "(far too little data and training to mean anything). Run without --quick for the chapter's run.")
 
 
 # --- Settings that cannot work, refused before anything is built ------------
@@ -63,27 +59,11 @@ def _shrunk(where):
                       f"{driving.FRAME_SHAPE[0]}x{driving.FRAME_SHAPE[1]} frame to nothing ({where})")
 
 
-def available_memory():
-    """Bytes of memory a new allocation can use: MemAvailable from
-    /proc/meminfo (Linux), else the physical memory; None when unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_network(filters, kernel_size, strides, pool_size, pooling, dense, *, available=None):
-    """Refuse, with one line, settings that cannot build or cannot fit:
-    not one value per stage, a frame shrunk to nothing, or a Dense layer whose
-    weights (with their gradients and adam's two moments, 4 copies of 4 bytes
-    each) exceed the available memory. Returns the Flatten size."""
+def check_network(filters, kernel_size, strides, pool_size, pooling, dense):
+    """Refuse, with one line, settings that cannot build or cannot fit: not
+    one value per stage, a frame shrunk to nothing, or a Dense layer whose
+    weights, with their gradients and adam's two moments (4 copies of 4
+    bytes each), exceed the available memory. Returns the Flatten size."""
     for flag, values in (("--filters", filters), ("--pooling", pooling)):
         if len(values) != STAGES:
             raise InputError(f"{flag} expects {STAGES} comma-separated values, one per Conv2D stage of the "
@@ -91,32 +71,9 @@ def check_network(filters, kernel_size, strides, pool_size, pooling, dense, *, a
     rows, cols, channels = feature_map(filters, kernel_size, strides, pool_size, pooling)
     flat = rows * cols * channels
     weights = flat * dense + dense
-    needed = 4 * 4 * weights
-    available = available_memory() if available is None else available
-    if available is not None and needed > available:
-        raise InputError(f"--dense {dense}: its Dense layer would hold {weights:,} weights ({flat:,} Flatten "
-                         f"values x {dense:,} units), {needed / 2**30:,.1f} GiB to train with adam (weights, "
-                         f"gradients and two moments, 4 bytes each) but {available / 2**30:,.1f} GiB of "
-                         "memory is available")
+    flags.require_memory(4 * 4 * weights, f"--dense {dense}: the Dense layer's {weights:,} weights ({flat:,} "
+                                          f"Flatten values x {dense:,} units), trained with adam,")
     return flat
-
-
-# --- Training -------------------------------------------------------------------
-
-def warmup(learning_rate, steps):
-    """A learning rate that rises linearly from 0 to `learning_rate` over the
-    first `steps` optimizer steps and then stays there; `learning_rate`
-    itself when `steps` is 0.
-
-    It is Keras' own CosineDecay with a warm-up and alpha=1 (a "decay" to
-    100 % of the rate, so it never decays): a built-in schedule, so that a
-    saved model loads anywhere without this module."""
-    import keras
-
-    if steps <= 0:
-        return learning_rate
-    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate,
-                                                  warmup_steps=steps)
 
 
 # --- Data: shuffle and split by index, mirror on the fly ---------------------
@@ -192,31 +149,53 @@ def load_data(cfg, *, log=print):
     X, Y, info = driving.load(cfg.data, offline=cfg.offline, sim_frames=cfg.SIM_FRAMES, sim_seed=cfg.seed)
     train, validation, test = split(len(X), cfg.VALIDATION_SPLIT, cfg.TEST_SPLIT, cfg.seed)
     data = Data(X, Y, info, train, validation, test, cfg.BATCH_SIZE, cfg.MIRROR, cfg.seed)
-    why = info.get("reason") or info.get("why")
     mirrored = f" (+ mirrored: {data.per_epoch:,} samples per epoch)" if cfg.MIRROR else ""
-    log(f"data: {info['source']}{f' ({why})' if why else ''}, {len(X):,} frames of "
-        f"{'x'.join(map(str, X.shape[1:]))} pixels; train {len(train):,}{mirrored}, "
-        f"validation {len(validation):,}, test {len(test):,} frames")
+    log(f"split: {len(train):,} training frames{mirrored}, {len(validation):,} validation, {len(test):,} test "
+        f"(of {len(X):,} frames of {'x'.join(map(str, X.shape[1:]))} pixels from {info['source']})")
     return data
 
 
-def callbacks(run, best_path, patience, samples_per_epoch):
-    """The run's callbacks (resume, history.csv, TensorBoard) and the
-    listing's two: ModelCheckpoint of the best val_loss (written atomically)
-    and EarlyStopping(val_loss, patience)."""
+# --- Training ---------------------------------------------------------------------
+
+def warmup(learning_rate, steps):
+    """A learning rate that rises linearly from 0 to `learning_rate` over the
+    first `steps` optimizer steps and then stays there; `learning_rate`
+    itself when `steps` is 0.
+
+    It is Keras' own CosineDecay with a warm-up and alpha=1 (a "decay" to
+    100 % of the rate, so it never decays): a built-in schedule, so that a
+    saved model loads anywhere without this module."""
     import keras
 
-    from chapter2.run import runfolder
+    if steps <= 0:
+        return learning_rate
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate,
+                                                  warmup_steps=steps)
 
-    return run.callbacks(samples_per_epoch=samples_per_epoch) + [
-        runfolder.AtomicModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)]
 
+def train(model, data, run, *, epochs, patience, h5=False):
+    """model.fit on the training batches for `epochs`, validated on the
+    validation batches, with the listing's two callbacks: the best epoch by
+    val_loss saved as best_model.keras (best_model.h5 with `h5`; the
+    listing's .hdf5 is rejected by Keras 3) and EarlyStopping after
+    `patience` epochs without a better val_loss. An interrupted run goes on
+    from its last finished epoch. Returns the best model's path."""
+    best_path = run.file("best_model.h5" if h5 else "best_model.keras")
+    initial_epoch = run.resume(model)
+    model.fit(data.train_batches, epochs=epochs, validation_data=data.val_batches,
+              shuffle=False,  # the pipeline reshuffles every epoch
+              initial_epoch=initial_epoch, verbose=run.verbose,
+              callbacks=run.callbacks(samples_per_epoch=data.per_epoch, best_model=best_path,
+                                      monitor="val_loss", patience=patience))
+    return best_path
+
+
+# --- After training: the test split and the drive ------------------------------
 
 def test_and_drive(run, cfg, data, best_path, model, *, log=print):
     """Score the best epoch's model (saved at `best_path`; `model` itself if
     none was saved) on the test split, drive it for DRIVE_SECONDS, write
-    metrics.json; a --quick run's last line says it is a smoke run."""
+    metrics.json (whose writer says, after a --quick run, that it was a smoke run)."""
     import keras
 
     saved = Path(best_path).exists()
@@ -227,12 +206,8 @@ def test_and_drive(run, cfg, data, best_path, model, *, log=print):
     metrics.update(drive_metrics)
     run.finish(dataset=data.record(), metrics=metrics, source=data.info["source"],
                best_model=Path(best_path).name if saved else None, drive_references=references)
-    if cfg.quick:
-        log(SMOKE_NOTE)
     return metrics
 
-
-# --- Does it steer? The test split against always predicting the mean --------
 
 def steering_function(model):
     """uint8 frames (B, 120, 160, 3) -> B angles, without Keras' predict overhead."""
@@ -245,7 +220,7 @@ def steering_function(model):
     return lambda frames: infer(tf.convert_to_tensor(np.asarray(frames))).numpy().reshape(-1)
 
 
-def evaluate(model, X, Y, train, test_rows, run, *, batch_size=64, seed=0, log=print):
+def evaluate(model, X, Y, train_rows, test_rows, run, *, batch_size=64, seed=0, log=print):
     """Score `model` on the test frames against a baseline that always
     predicts the training mean; print it with units, save predictions.png,
     angles.png and test_frames.png; return the metrics."""
@@ -254,7 +229,7 @@ def evaluate(model, X, Y, train, test_rows, run, *, batch_size=64, seed=0, log=p
     started = time.perf_counter()
     y_test = Y[test_rows]
     pred = model.predict(batches(X, Y, test_rows, batch_size)[0], verbose=0).reshape(-1)
-    mean = float(Y[train].mean())
+    mean = float(Y[train_rows].mean())
     metrics = {"test_mse": float(np.mean((pred - y_test) ** 2)),
                "test_mae": float(np.mean(np.abs(pred - y_test))),
                "baseline_mse": float(np.mean((mean - y_test) ** 2)),
@@ -266,7 +241,7 @@ def evaluate(model, X, Y, train, test_rows, run, *, batch_size=64, seed=0, log=p
         f"({100 * metrics['baseline_mae']:.1f} %)  [angles -1 full left .. +1 full right; "
         f"{time.perf_counter() - started:.1f} s]")
     run.save_figure(scatter_figure(y_test, pred, mean, metrics), "predictions.png")
-    run.save_figure(histogram_figure(Y[train], y_test, pred), "angles.png")
+    run.save_figure(histogram_figure(Y[train_rows], y_test, pred), "angles.png")
     shown = np.random.default_rng(seed).choice(len(test_rows), size=min(12, len(test_rows)), replace=False)
     run.save_figure(frames_figure(X[test_rows[shown]], y_test[shown], pred[shown]), "test_frames.png")
     return metrics
@@ -435,20 +410,3 @@ def drive_saved_model(path, script, cfg, seconds, *, log=print):
     run.finish(dataset={"source": "none (driving a saved model)", "model": str(path)}, metrics=metrics,
                history=[], timing={}, drive_references=references, model=str(path))
     return 0
-
-
-def add_flags(parser):
-    """The steering scripts' own options (beside the flags of their constants)."""
-    group = parser.add_argument_group("script options")
-    group.add_argument("--offline", action="store_true",
-                       help="never try a download; without --data, use the lane simulator")
-    group.add_argument("--drive", type=str, default=None, metavar="MODEL_PATH",
-                       help="drive a saved model (.keras or .h5) in the simulator, without training")
-    group.add_argument("--h5", action="store_true",
-                       help="keep the best model as legacy best_model.h5 instead of .keras "
-                            "(the listing's .hdf5 name is rejected by Keras 3)")
-
-
-def progress_verbose():
-    """Keras' progress bar inside each epoch on a terminal, one line per epoch otherwise."""
-    return 1 if sys.stdout.isatty() else 2
