@@ -71,11 +71,10 @@ def train_variant(script, variant, steps, warmup):
 
     import numpy as np
 
-    import Chapter_2_2
+    from chapter2.models import steering
 
     mod = importlib.import_module(script)
-    model = Chapter_2_2.build_model(mod.FILTERS, mod.KERNEL_SIZE, mod.STRIDES, mod.POOL_SIZE, mod.POOLING,
-                                    mod.DENSE, mod.DROPOUT)
+    model = mod.build_model()  # the script's own network, with its defaults
     model.compile(optimizer="adam", loss="mean_squared_error", jit_compile=variant.endswith("-xla"))
     # (the scripts' default: Chapter_2_2 JIT_COMPILE = False, Chapter_2_3 True, from these figures)
     batch = mod.BATCH_SIZE
@@ -100,7 +99,7 @@ def train_variant(script, variant, steps, warmup):
         model.fit(x, Y, batch_size=batch, epochs=1, shuffle=True, callbacks=[timer], verbose=0)
     else:
         half = np.arange(n // 2)  # mirrored copies make up the other half
-        ds, total = Chapter_2_2.batches(X, Y, half, batch, mirror=True, shuffle=True)
+        ds, total = steering.batches(X, Y, half, batch, mirror=True, shuffle=True)
         model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     samples = batch * steps
     print(json.dumps({"script": script, "variant": variant, "samples_per_s": samples / timer.wall,
@@ -130,6 +129,7 @@ def memory_run(frames, steps):
 
     import Chapter_2_2
     from chapter2.data import driving
+    from chapter2.models import steering
 
     model = Chapter_2_2.build_model()
     model.compile(optimizer="adam", loss="mean_squared_error")
@@ -143,11 +143,11 @@ def memory_run(frames, steps):
     sim_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.reset_peak()
     reset_peak_rss()
-    train, val, test = Chapter_2_2.split(len(X), 0.1, 0.1, 0)
-    ds, total = Chapter_2_2.batches(X, Y, train, 64, mirror=True, shuffle=True)
-    model.fit(ds.take(steps), epochs=1, validation_data=Chapter_2_2.batches(X, Y, np.sort(val), 64)[0],
+    train, val, test = steering.split(len(X), 0.1, 0.1, 0)
+    ds, total = steering.batches(X, Y, train, 64, mirror=True, shuffle=True)
+    model.fit(ds.take(steps), epochs=1, validation_data=steering.batches(X, Y, np.sort(val), 64)[0],
               shuffle=False, verbose=0)
-    model.predict(Chapter_2_2.batches(X, Y, np.sort(test), 64)[0], verbose=0)
+    model.predict(steering.batches(X, Y, np.sort(test), 64)[0], verbose=0)
     train_peak = peak_rss_since_reset_mb() - base
     train_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
     print(json.dumps({"frames": len(X), "raw_frame_mb": raw_mb, "rss_before_data_mb": base,
