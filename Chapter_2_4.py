@@ -1,26 +1,20 @@
 """An LSTM that learns the alphabet: given a letter, predict the next one.
 
-Chapter 2, "Memory and recurrent networks": 25 training pairs A->B ... Y->Z,
-each input letter scaled to index/26, each target one-hot over the 26
-letters; LSTM(32) -> Dense(26, softmax), adam, categorical cross-entropy,
-500 epochs of batch size 1. The one-letter model gets most letters right but
-not all (the tutorial the chapter borrows from reports about 84%); the
-exercises make it better.
-
-Run it:
+Chapter 2, "Memory and recurrent networks": the 25 pairs A->B ... Y->Z, each
+letter divided by 26, each target one-hot over the 26 letters; LSTM(32) ->
+Dense(26, softmax), adam, categorical cross-entropy, 500 epochs of batch
+size 1. The one-letter model gets most letters right, not all (the tutorial
+the chapter borrows from reports about 84%); exercise 8 makes it better
+(SEQ_LENGTH, WINDOW_AS, UNITS, STATEFUL, EPOCHS, BATCH_SIZE), exercise 9
+generates PREDICT_LETTERS letters from every start, each fed back in.
 
     python Chapter_2_4.py                  # the chapter's model, 500 epochs
     python Chapter_2_4.py --quick          # a smoke run of 10 epochs
     python Chapter_2_4.py --seq-length 3   # exercise 8: three letters as three time steps
-    python Chapter_2_4.py --help           # every constant below is also a flag
 
-Exercise 8 (more accuracy): SEQ_LENGTH, WINDOW_AS, UNITS, STATEFUL, EPOCHS,
-BATCH_SIZE. Exercise 9 (several letters): PREDICT_LETTERS letters generated
-from every start, each prediction fed back in as the next input.
-
-Writes runs/chapter_2_4/<date-time>/: TensorBoard logs (loss and accuracy
-per epoch), history.csv, model.keras, next_letter.png (the probability of
-every next letter for every input letter) and metrics.json.
+Writes runs/chapter_2_4/<date-time>/: TensorBoard logs, history.csv,
+model.keras, next_letter.png (the probability of every next letter for every
+input letter) and metrics.json. docs/differences-lstm.md: what differs from the listing.
 """
 
 import string
@@ -186,20 +180,16 @@ def main(argv=None):
     right = int(np.sum(predicted == np.asarray(data_y)))
     loss = float(np.mean(keras.losses.categorical_crossentropy(y, probabilities)))
     print(f"Model Accuracy: {right / len(x) * 100:.2f}%")
-    predictions = {}
-    for window, guess in zip(data_x, predicted):
-        seq_in = "".join(alphabet[i] for i in window)
-        predictions[seq_in] = alphabet[guess]
-        print(seq_in, "->", alphabet[guess])
+    predictions = {"".join(alphabet[i] for i in window): alphabet[guess] for window, guess in zip(data_x, predicted)}
+    for seq_in, result in predictions.items():
+        print(seq_in, "->", result)
 
     # --- Exercise 9: several letters, each prediction fed back in.
     starts, generated, entirely = generate(model, cfg.SEQ_LENGTH, cfg.PREDICT_LETTERS, cfg.WINDOW_AS)
     print(f"\n{cfg.PREDICT_LETTERS} letters generated from each start, predictions fed back in:")
-    generations = {}
-    for start, letters, ok in zip(starts, generated, entirely):
-        seq_in = "".join(alphabet[i] for i in start)
-        generations[seq_in] = "".join(alphabet[i] for i in letters)
-        print(f"{seq_in} -> {generations[seq_in]}  {'right' if ok else 'wrong'}")
+    generations = {"".join(alphabet[i] for i in s): "".join(alphabet[i] for i in g) for s, g in zip(starts, generated)}
+    for (seq_in, letters), ok in zip(generations.items(), entirely):
+        print(f"{seq_in} -> {letters}  {'right' if ok else 'wrong'}")
     print(f"entirely right: {int(entirely.sum())} of {len(entirely)} sequences")
 
     # --- The figure: next-letter probabilities for every input letter.

@@ -30,19 +30,20 @@ def data(n=9):
     return x, y
 
 
-@pytest.mark.parametrize("batch_size, stateful", [(4, False), (1, True)])
-def test_the_same_steps_as_fit(batch_size, stateful):
+@pytest.mark.parametrize("batch_size, stateful, jit_compile", [(4, False, False), (1, True, False), (4, False, True)])
+def test_the_same_steps_as_fit(batch_size, stateful, jit_compile):
     """Unshuffled, epoch_fit and model.fit agree step for step: the same
     weights after training and the same loss and accuracy per epoch. Batch 4
     of 9 samples ends in a smaller batch; the stateful LSTM (batch 1) carries
-    its state from step to step and is reset every epoch."""
+    its state from step to step and is reset every epoch; compiled with XLA
+    (as long runs are), the steps stay the same."""
     x, y = data()
     plain, fast = twin_models(stateful)
     start = plain.get_weights()
     resets = [epoch_fit.ResetStates()] if stateful else []
     h_plain = plain.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, callbacks=resets)
     h_fast = epoch_fit.fit(fast, x, y, epochs=2, batch_size=batch_size, shuffle=False,
-                           reset_states_each_epoch=stateful)
+                           reset_states_each_epoch=stateful, jit_compile=jit_compile)
     assert np.abs(plain.get_weights()[0] - start[0]).max() > 1e-3  # it trained
     for w_plain, w_fast in zip(plain.get_weights(), fast.get_weights()):
         np.testing.assert_allclose(w_fast, w_plain, rtol=1e-4, atol=1e-6)

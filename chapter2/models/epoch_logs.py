@@ -40,7 +40,10 @@ class EpochScalars(keras.callbacks.Callback):
         numbers = {k: float(v) for k, v in (logs or {}).items()
                    if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
         self.rows.append((int(epoch), numbers))
-        if (epoch + 1) % self.every == 0:
+        # Written with every resume point: each `every` epochs, the last
+        # epoch, and an epoch after which training stops.
+        if (epoch + 1) % self.every == 0 or epoch + 1 == (self.params or {}).get("epochs") \
+                or getattr(self.model, "stop_training", False):
             self.flush()
 
     def on_train_end(self, logs=None):
