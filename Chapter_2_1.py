@@ -28,13 +28,17 @@ reconstructions.png (the chapter's figure) and metrics.json.
 
 import sys
 
-import keras
-import numpy as np
-from keras import layers
+from chapter2.run import device
 
-from chapter2.run import flags, plots, runfolder, tblog
-from chapter2.data import mnist
-from chapter2.run.errors import InputError
+device.prepare()  # TensorFlow's oneDNN CPU kernels: chosen before TensorFlow loads
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from chapter2.run import distribute, flags, plots, runfolder, tblog  # noqa: E402
+from chapter2.data import mnist  # noqa: E402
+from chapter2.run.errors import InputError  # noqa: E402
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 FILTERS = (16, 8, 8)        # encoder Conv2D filters; the decoder mirrors them (8, 8, 16)
@@ -132,6 +136,7 @@ def reconstruction_figure(originals, reconstructions, title):
 def add_flags(parser):
     parser.add_argument("--offline", action="store_true",
                         help="skip the MNIST download and use the generated stand-in digits")
+    distribute.add_flags(parser)
 
 
 def main(argv=None):
@@ -146,6 +151,8 @@ def main(argv=None):
     if len(cfg.FILTERS) != len(cfg.POOLING):
         raise InputError(f"--filters has {len(cfg.FILTERS)} values but --pooling has "
                              f"{len(cfg.POOLING)}; give one pooling flag per Conv2D")
+    strategy = distribute.strategy(cfg)
+    cfg.run_dir = distribute.worker_run_dir() or cfg.run_dir  # only the chief writes under runs/
     run = runfolder.start("chapter_2_1", cfg)
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.
@@ -156,21 +163,22 @@ def main(argv=None):
     print(f"data: {digits.name} ({digits.source}), train {x_train.shape}, test {x_test.shape}")
 
     # --- Model
-    model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
-    model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
+    with strategy.scope():
+        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
+        model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
     model.summary()
-    untrained_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    untrained_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
 
     # --- Training: x -> x, validated on the test digits.
     shown = x_test[:cfg.SHOW_DIGITS]
     callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
         tblog.ImageLogger(run.logs, "originals | reconstructions", lambda m: side_by_side(m, shown[:4]), 4),
     ]
-    model.fit(x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
-              validation_data=(x_test, x_test), callbacks=callbacks, verbose=2)
+    distribute.fit(strategy, model, x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
+                   validation_data=(x_test, x_test), callbacks=callbacks, verbose=2, seed=cfg.seed)
 
     # --- Evaluation and the chapter's figure
-    val_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    val_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
     decoded = model.predict(shown, verbose=0)
     run.save_model(model, "model.keras")
     fig = reconstruction_figure(shown, decoded, f"{digits.name}: test digits and their reconstructions")
@@ -182,7 +190,7 @@ def main(argv=None):
     run.finish(
         dataset={"name": digits.name, "source": digits.source, "note": digits.note,
                  "train": len(x_train), "test": len(x_test)},
-        metrics=metrics, history=history)
+        metrics=metrics, history=history, distribute=distribute.describe(strategy))
     print(f"val_loss {val_loss:.4f} (untrained {untrained_loss:.4f}); "
           f"the Keras blog reports about 0.094 after 50 epochs on MNIST")
     return 0

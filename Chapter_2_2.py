@@ -42,13 +42,17 @@ import re
 import sys
 import time
 
-import keras
-import numpy as np
-from keras import layers
+from chapter2.run import device
 
-from chapter2.run import flags, plots, runfolder
-from chapter2.data import driving
-from chapter2.run.errors import InputError
+device.prepare()  # TensorFlow's oneDNN CPU kernels: chosen before TensorFlow loads
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from chapter2.run import distribute, flags, plots, runfolder  # noqa: E402
+from chapter2.data import driving  # noqa: E402
+from chapter2.run.errors import InputError  # noqa: E402
 
 # --- Constants: the chapter's settings, and the knobs for its exercises -----
 FILTERS = (8, 16, 32)         # Conv2D filters, one per convolution (exercise 3)
@@ -230,6 +234,7 @@ def add_flags(parser):
     parser.add_argument("--h5", action="store_true",
                         help="keep the best model as legacy best_model.h5 instead of .keras "
                              "(the book's .hdf5 name is rejected by Keras 3)")
+    distribute.add_flags(parser)
 
 
 def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
@@ -245,9 +250,11 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
                          "give one pooling flag per convolution")
     if cfg.drive is not None:
         return drive_saved_model(cfg, script)
+    strategy = distribute.strategy(cfg)
     try:  # built before any data is loaded, so impossible constants fail at once
-        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING,
-                            cfg.DENSE, cfg.DROPOUT)
+        with strategy.scope():
+            model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING,
+                                cfg.DENSE, cfg.DROPOUT)
     except ValueError as err:
         reason = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(err)).split())[:120]  # without terminal colours
         raise InputError("--filters/--kernel-size/--strides/--pool-size/--pooling: these settings shrink a "
@@ -257,6 +264,7 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     # the run folder exists, so bad input leaves nothing behind.
     X, Y, info = driving.load(cfg.data, offline=cfg.offline, sim_frames=cfg.SIM_FRAMES, sim_seed=cfg.seed)
     train, val, test = split(len(X), cfg.VALIDATION_SPLIT, cfg.TEST_SPLIT, cfg.seed)
+    cfg.run_dir = distribute.worker_run_dir() or cfg.run_dir  # only the chief writes under runs/
     run = runfolder.start(script, cfg)
     train_batches, per_epoch = batches(X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR, shuffle=True, seed=cfg.seed)
     val_batches, _ = batches(X, Y, np.sort(val), cfg.BATCH_SIZE)
@@ -265,16 +273,17 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
           f"validation {len(val)}, test {len(test)}")
 
     # --- Model: adam, mean squared error, the best epoch kept by val_loss
-    model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
-                  jit_compile=cfg.JIT_COMPILE)
+    with strategy.scope():
+        model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
+                      jit_compile=cfg.JIT_COMPILE)
     model.summary()
     best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")
     callbacks = run.callbacks(samples_per_epoch=per_epoch) + [
         runfolder.AtomicModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),
     ]
-    model.fit(train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
-              shuffle=False, callbacks=callbacks, verbose=2)  # the pipeline shuffles
+    distribute.fit(strategy, model, train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
+                   shuffle=False, callbacks=callbacks, verbose=2)  # the pipeline shuffles
 
     # --- Does it steer? The best model on the test split, against the mean.
     best = keras.models.load_model(str(best_path)) if best_path.exists() else model
@@ -304,7 +313,7 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     dataset = dict(info, train=len(train), validation=len(val), test=len(test),
                    mirrored=bool(cfg.MIRROR), samples_per_epoch=per_epoch)
     run.finish(dataset=dataset, metrics=metrics, source=info["source"], best_model=best_path.name,
-               drive_references=references)
+               drive_references=references, distribute=distribute.describe(strategy))
     return 0
 
 

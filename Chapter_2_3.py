@@ -56,8 +56,7 @@ TEST_SPLIT = 0.1
 MIRROR = True
 SIM_FRAMES = 8000
 DRIVE_SECONDS = 60.0
-JIT_COMPILE = True              # changed: XLA fuses the update of the 33.8 M Dense weights
-                                # (about 100 instead of 78 samples/s on 2 CPU cores)
+JIT_COMPILE = False             # XLA-compile the training step: slower than oneDNN's kernels on a CPU
 
 QUICK = {"EPOCHS": 1, "SIM_FRAMES": 400, "DRIVE_SECONDS": 4.0}  # --quick's overrides
 
