@@ -251,6 +251,7 @@ def main(argv=None, namespace=None, script="chapter_2_2", quick=None):
     if cfg.drive is not None:
         return drive_saved_model(cfg, script)
     strategy = distribute.strategy(cfg)
+    keras.utils.set_random_seed(cfg.seed)  # the same --seed builds the same initial weights
     try:  # built before any data is loaded, so impossible constants fail at once
         with strategy.scope():
             model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING,

@@ -14,9 +14,10 @@ variable TF_ENABLE_ONEDNN_OPTS=1, unless the variable is already set (an
 explicit choice wins: TF_ENABLE_ONEDNN_OPTS=0 brings back the Eigen
 kernels). The maths is the same float32 arithmetic, summed in another order.
 
-Thread pools are left as TensorFlow sizes them (intra-op: one thread per
-core; inter-op: one per core): pinning them (inter-op 1, intra-op 2) changed
-nothing measurable on 2 cores.
+Thread pools are left as TensorFlow sizes them (intra-op and inter-op: one
+thread per core): on 2 cores, inter-op 1 / intra-op 2 and intra-op 1 gave
+differences within the run-to-run noise (bench/bench_steering.py's
+pipeline-t1 variant measures it), so the kit sets nothing there.
 
 Importing this module imports nothing heavy and changes nothing.
 """
