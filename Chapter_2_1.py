@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.data import mnist  # noqa: E402
-from chapter2.run import flags, plots, runfolder, tblog  # noqa: E402
+from chapter2.run import distribute, flags, plots, runfolder, tblog  # noqa: E402
 from chapter2.run.errors import InputError  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ------------------------------
@@ -141,12 +141,15 @@ def reconstruction_figure(originals, reconstructions, title):
 def main(argv=None):
     cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
                       data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
-                      options={"offline": "skip the MNIST download and use generated stand-in digits"})
+                      options={"offline": "skip the MNIST download and use generated stand-in digits",
+                               "distribute": "several devices or machines"})
     if len(cfg.FILTERS) != 3 or len(cfg.POOLING) != 3:
         raise InputError("--filters and --pooling each take three values, one per encoder Conv2D")
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
     # Built first, so a setting Keras rejects fails before any data is loaded.
-    model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
-    model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
+    with strategy.scope():
+        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
+        model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.
     digits = mnist.load(cfg.data, offline=cfg.offline, seed=cfg.seed, sizes=(cfg.TRAIN_DIGITS, cfg.TEST_DIGITS))
@@ -154,7 +157,7 @@ def main(argv=None):
     print(f"data: {digits.name} ({digits.source}), train {x_train.shape}, test {x_test.shape}")
     run = runfolder.start("chapter_2_1", cfg)
     model.summary()
-    untrained_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    untrained_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
 
     # --- Training: x -> x, validated on the test digits.
     shown = x_test[:cfg.SHOW_DIGITS]
@@ -162,12 +165,14 @@ def main(argv=None):
     callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
         tblog.ImageLogger(run.logs, "originals | reconstructions",
                           lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4)]
-    model.fit(x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
-              validation_data=(x_test, x_test), callbacks=callbacks, initial_epoch=initial_epoch,
-              verbose=run.verbose)
+    # model.fit(...) as printed; distribute.fit calls exactly that, except for
+    # a multi-worker run, where Keras' fit fails and a training loop stands in.
+    distribute.fit(strategy, model, x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
+                   validation_data=(x_test, x_test), callbacks=callbacks, initial_epoch=initial_epoch,
+                   verbose=run.verbose, seed=cfg.seed)
 
     # --- Evaluation and the chapter's figure
-    val_loss = model.evaluate(x_test, x_test, batch_size=cfg.BATCH_SIZE, verbose=0)
+    val_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
     decoded = model.predict(shown, verbose=0)
     run.save_model(model, "model.keras")
     run.save_figure(reconstruction_figure(shown, decoded, f"{digits.name}: test digits and their reconstructions"),
@@ -177,7 +182,7 @@ def main(argv=None):
     history = run.history()
     if history:
         metrics["loss"] = history[-1]["loss"]
-    run.finish(dataset=digits.info(), metrics=metrics, history=history)
+    run.finish(dataset=digits.info(), metrics=metrics, history=history, distribute=distribute.describe(strategy))
     print(f"val_loss {val_loss:.4f} (binary cross-entropy per pixel; untrained {untrained_loss:.4f})")
     if not cfg.quick:
         print("the Keras blog reports about 0.094 after 50 epochs on MNIST")

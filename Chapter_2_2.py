@@ -43,7 +43,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.models import steering  # noqa: E402
-from chapter2.run import flags, runfolder  # noqa: E402
+from chapter2.run import distribute, flags, runfolder  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
 FILTERS = (8, 16, 32)         # Conv2D filters of the three stages (exercise 3)
@@ -110,6 +110,7 @@ def main(argv=None):
                            "an .npz of X and Y, or an (X, Y) pickle",
                       options={"offline": "never try a download; without --data, use the lane simulator",
                                "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+                               "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
                                      "rejected by Keras 3)"})
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
@@ -121,20 +122,22 @@ def main(argv=None):
     data = steering.load_data(cfg)
 
     # --- Model: adam and mean squared error, as printed
-    model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
-                        cfg.DROPOUT)
-    model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
-                  jit_compile=cfg.JIT_COMPILE)
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
+    with strategy.scope():
+        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
+                            cfg.DROPOUT)
+        model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
+                      jit_compile=cfg.JIT_COMPILE)
     model.summary()
 
     # --- Training: fit() for EPOCHS on batches of BATCH_SIZE, keeping the best
     # epoch by val_loss (the listing's ModelCheckpoint) and stopping after
     # PATIENCE epochs without a better one (EarlyStopping).
     run = runfolder.start("chapter_2_2", cfg)
-    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5)
+    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5, strategy=strategy)
 
     # --- Does it steer (the test split against the mean)? Does it drive?
-    steering.test_and_drive(run, cfg, data, best_path, model)
+    steering.test_and_drive(run, cfg, data, best_path, model, strategy=strategy)
     return 0
 
 

@@ -41,7 +41,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.models import steering  # noqa: E402
-from chapter2.run import flags, runfolder  # noqa: E402
+from chapter2.run import distribute, flags, runfolder  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
 FILTERS = (8, 16, 32)         # Conv2D filters of the three convolutions (exercise 3 of Chapter_2_2)
@@ -65,8 +65,7 @@ MIRROR = True                 # also train on every frame mirrored, angle negate
 SIM_FRAMES = 8000             # frames the lane simulator renders when no --data is given
 # --- Run ---
 DRIVE_SECONDS = 60.0          # simulated seconds of the closed-loop drive (0: no drive)
-JIT_COMPILE = True            # XLA-compile the training step: fuses the update of the 33.8 M Dense
-                              # weights (faster on a CPU for this network)
+JIT_COMPILE = False           # XLA-compile the training step: slower than oneDNN's kernels on a CPU
 
 QUICK = {"EPOCHS": 2, "SIM_FRAMES": 600, "DRIVE_SECONDS": 4.0}
 BOUNDS = {"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "PATIENCE": (0, None),
@@ -106,6 +105,7 @@ def main(argv=None):
     cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS, data="your recordings, as for Chapter_2_2.py",
                       options={"offline": "never try a download; without --data, use the lane simulator",
                                "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+                               "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)"})
     pooling = (cfg.POOLING, False, False)  # the three stages' pooling, for the size checks
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, pooling, cfg.DENSE)
@@ -114,18 +114,20 @@ def main(argv=None):
     data = steering.load_data(cfg)  # as in Chapter_2_2, split 80/10/10 as the listing does
 
     # --- Model: adam (its learning rate warmed up) and mean squared error
-    model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
-                        cfg.DROPOUT)
-    adam = keras.optimizers.Adam(learning_rate=steering.warmup(cfg.LEARNING_RATE, cfg.WARMUP_STEPS))
-    model.compile(optimizer=adam, loss="mean_squared_error", metrics=["mean_absolute_error"],
-                  jit_compile=cfg.JIT_COMPILE)
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
+    with strategy.scope():
+        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
+                            cfg.DROPOUT)
+        adam = keras.optimizers.Adam(learning_rate=steering.warmup(cfg.LEARNING_RATE, cfg.WARMUP_STEPS))
+        model.compile(optimizer=adam, loss="mean_squared_error", metrics=["mean_absolute_error"],
+                      jit_compile=cfg.JIT_COMPILE)
     model.summary()  # 33.8 million weights in the Dense layer: Chapter_2_2 has 1.9 million
 
     # --- Training as in Chapter_2_2 (best epoch by val_loss, EarlyStopping), and
     # TensorBoard: the listing logs to /tmp/selfdriving, here into the run folder.
     run = runfolder.start("chapter_2_3", cfg)
-    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5)
-    steering.test_and_drive(run, cfg, data, best_path, model)  # compare with Chapter_2_2's run
+    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5, strategy=strategy)
+    steering.test_and_drive(run, cfg, data, best_path, model, strategy=strategy)  # compare with Chapter_2_2's run
     return 0
 
 

@@ -4,10 +4,14 @@
     python bench/bench_steering.py --only train    # training samples/s only
     python bench/bench_steering.py --only memory   # peak memory of a chapter-sized run
 
-Training: each variant runs in a fresh Python process (TensorFlow's thread
-pools are fixed at start-up) and times `--steps` optimizer steps of batch 64
-after a warm-up, on random uint8 frames:
+Training: each variant runs in a fresh Python process (TensorFlow reads its
+kernel choice and sizes its thread pools once, at start-up) and times
+`--steps` optimizer steps of batch 64 after a warm-up, on random uint8
+frames. All but pipeline-tf-default start with the kit's device settings
+(chapter2.run.device.prepare: oneDNN kernels):
 
+    script       what the script runs: its tf.data pipeline (below) and its
+                 own JIT_COMPILE constant
     fit-f32      model.fit on in-memory float32 arrays (the plain baseline)
     fit-u8       model.fit on in-memory uint8 arrays (Rescaling in the model)
     pipeline     the scripts' tf.data pipeline: shuffled indices, frames
@@ -15,12 +19,16 @@ after a warm-up, on random uint8 frames:
     pipeline-xla the same with compile(jit_compile=True)
     pipeline-t1  the same with inter-op parallelism 1 (one op at a time,
                  each using all cores)
-    pipeline-eigen  the same with TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels
-                 instead of oneDNN)
+    pipeline-tf-default  the same without the kit's device settings (what a
+                 plain TensorFlow program gets: on CPUs without AVX-512,
+                 TensorFlow's generic Eigen kernels)
 
-Reported: wall-clock samples/s and CPU seconds per 1,000 samples. On a
-shared machine the wall figure drops with the load; the CPU figure does not
-(much), so it is the one to compare between variants.
+Reported: wall-clock samples/s (median over windows of 5 steps), CPU
+seconds per 1,000 samples and GFLOP/s (training counted as 3x the analytic
+forward FLOPs). On a shared machine the wall figure drops with the load;
+the CPU figure much less, so it is the one to compare between variants.
+Last on stdout: one JSON line for the last variant measured
+(train_samples_per_s: median/min/max), which the side-by-side script reads.
 
 Memory: a chapter-sized run (8,000 simulator frames: 439 MiB of uint8
 frames) in a fresh process: the peak resident memory added (above
@@ -35,13 +43,15 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("fit-f32", "fit-u8", "pipeline", "pipeline-xla", "pipeline-t1", "pipeline-eigen")
+VARIANTS = ("script", "fit-f32", "fit-u8", "pipeline", "pipeline-xla", "pipeline-t1", "pipeline-tf-default")
+WINDOW = 5  # steps per timing window
 
 
 def cpu_seconds():
@@ -60,23 +70,25 @@ def current_rss_mb():
 
 def train_variant(script, variant, steps, warmup):
     """In this process: time `steps` training steps of one variant; print JSON."""
-    if variant.endswith("-eigen"):
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is first imported
+    sys.path.insert(0, str(ROOT))
+    if variant != "pipeline-tf-default":
+        from chapter2.run import device
+        device.prepare()
     import tensorflow as tf
 
     if variant.endswith("-t1"):
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    sys.path.insert(0, str(ROOT))
     import importlib
 
     import numpy as np
 
+    from chapter2.doctor import forward_flops
     from chapter2.models import steering
 
     mod = importlib.import_module(script)
-    model = mod.build_model()  # the script's own network, with its defaults
-    model.compile(optimizer="adam", loss="mean_squared_error", jit_compile=variant.endswith("-xla"))
-    # (the scripts' default: Chapter_2_2 JIT_COMPILE = False, Chapter_2_3 True, from these figures)
+    model = mod.build_model()  # the script's own network, with its constants
+    jit = variant.endswith("-xla") or (variant == "script" and bool(getattr(mod, "JIT_COMPILE", False)))
+    model.compile(optimizer="adam", loss="mean_squared_error", jit_compile=jit)
     batch = mod.BATCH_SIZE
     n = batch * (steps + warmup)
     rng = np.random.default_rng(0)
@@ -86,7 +98,13 @@ def train_variant(script, variant, steps, warmup):
     import keras
 
     class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.marks = []
+
         def on_train_batch_end(self, b, logs=None):
+            if b >= warmup - 1 and (b - warmup + 1) % WINDOW == 0:
+                self.marks.append(time.perf_counter())
             if b == warmup - 1:
                 self.t0, self.c0 = time.perf_counter(), cpu_seconds()
 
@@ -102,8 +120,17 @@ def train_variant(script, variant, steps, warmup):
         ds, total = steering.batches(X, Y, half, batch, mirror=True, shuffle=True)
         model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     samples = batch * steps
-    print(json.dumps({"script": script, "variant": variant, "samples_per_s": samples / timer.wall,
-                      "cpu_s_per_1000": 1000 * timer.cpu / samples}))
+    windows = sorted(WINDOW * batch / (b - a) for a, b in zip(timer.marks, timer.marks[1:]))
+    rate = samples / timer.wall
+    median = statistics.median(windows) if windows else rate
+    flops = forward_flops(model)
+    print(json.dumps({"script": script, "variant": variant, "jit_compile": jit, "samples_per_s": rate,
+                      "train_samples_per_s": {"median": round(median, 2), "min": round(min(windows or [rate]), 2),
+                                              "max": round(max(windows or [rate]), 2), "n": len(windows)},
+                      "train_samples_per_cpu_s": round(samples / timer.cpu, 2),
+                      "cpu_s_per_1000": 1000 * timer.cpu / samples, "flops_fwd_per_sample": flops,
+                      "train_gflops_per_s": round(3 * flops * median / 1e9, 2),
+                      "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")}))
 
 
 def reset_peak_rss():
@@ -158,6 +185,7 @@ def memory_run(frames, steps):
 
 def child(args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -183,14 +211,18 @@ def main():
 
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
           "(figures drop with other work on the machine)")
+    last = None
     if args.only in (None, "train"):
-        print(f"{'network':<12} {'variant':<13} {'samples/s':>10} {'CPU s/1000':>11}")
+        unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
+        if unknown:
+            parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+        print(f"{'network':<12} {'variant':<20} {'samples/s':>10} {'CPU s/1000':>11} {'GFLOP/s':>8}")
         for script in args.scripts.split(","):
             steps = args.steps if script == "Chapter_2_2" else max(4, args.steps // 2)
             for variant in args.variants.split(","):
-                r = child(["--_train", script, variant, str(steps), "3"])
-                print(f"{script:<12} {variant:<13} {r['samples_per_s']:>10.1f} {r['cpu_s_per_1000']:>11.1f}",
-                      flush=True)
+                r = last = child(["--_train", script, variant, str(steps), "3"])
+                print(f"{script:<12} {variant:<20} {r['train_samples_per_s']['median']:>10.1f} "
+                      f"{r['cpu_s_per_1000']:>11.1f} {r['train_gflops_per_s']:>8.2f}", flush=True)
     if args.only in (None, "memory"):
         r = child(["--_memory", str(args.frames), "20"])
         print(f"memory, {r['frames']} simulator frames ({r['raw_frame_mb']:.0f} MiB of uint8 frames), peak "
@@ -199,6 +231,8 @@ def main():
               f"{r['ratio_to_raw']:.2f}x the raw frames (target < 2x); of which numpy arrays (tracemalloc) "
               f"{r['numpy_peak_loading_mb']:.0f} and {r['numpy_peak_training_mb']:.0f} MiB")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    if last is not None:
+        print(json.dumps(dict(last, bench=last["script"], impl="project")))
 
 
 if __name__ == "__main__":

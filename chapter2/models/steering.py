@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from chapter2.data import driving
-from chapter2.run import flags
+from chapter2.run import distribute, flags
 from chapter2.run.errors import InputError, brief
 
 STAGES = 3  # the listing's Conv2D -> relu -> MaxPooling2D stages
@@ -173,7 +173,7 @@ def warmup(learning_rate, steps):
                                                   warmup_steps=steps)
 
 
-def train(model, data, run, *, epochs, patience, h5=False):
+def train(model, data, run, *, epochs, patience, strategy, h5=False):
     """model.fit on the training batches for `epochs`, validated on the
     validation batches, with the listing's two callbacks: the best epoch by
     val_loss saved as best_model.keras (best_model.h5 with `h5`; the
@@ -182,9 +182,11 @@ def train(model, data, run, *, epochs, patience, h5=False):
     from its last finished epoch. Returns the best model's path."""
     best_path = run.file("best_model.h5" if h5 else "best_model.keras")
     initial_epoch = run.resume(model)
-    model.fit(data.train_batches, epochs=epochs, validation_data=data.val_batches,
-              shuffle=False,  # the pipeline reshuffles every epoch
-              initial_epoch=initial_epoch, verbose=run.verbose,
+    # model.fit(...); under --distribute multiworker a training loop stands in (chapter2/run/distribute.py)
+    distribute.fit(strategy, model, data.train_batches, epochs=epochs,
+                   validation_data=data.val_batches,
+                   shuffle=False,  # the pipeline reshuffles every epoch
+                   initial_epoch=initial_epoch, verbose=run.verbose,
               callbacks=run.callbacks(samples_per_epoch=data.per_epoch, best_model=best_path,
                                       monitor="val_loss", patience=patience))
     return best_path
@@ -192,7 +194,7 @@ def train(model, data, run, *, epochs, patience, h5=False):
 
 # --- After training: the test split and the drive ------------------------------
 
-def test_and_drive(run, cfg, data, best_path, model, *, log=print):
+def test_and_drive(run, cfg, data, best_path, model, *, strategy, log=print):
     """Score the best epoch's model (saved at `best_path`; `model` itself if
     none was saved) on the test split, drive it for DRIVE_SECONDS, write
     metrics.json (whose writer says, after a --quick run, that it was a smoke run)."""
@@ -205,7 +207,8 @@ def test_and_drive(run, cfg, data, best_path, model, *, log=print):
     drive_metrics, references = drive(best, run, cfg.DRIVE_SECONDS, log=log)
     metrics.update(drive_metrics)
     run.finish(dataset=data.record(), metrics=metrics, source=data.info["source"],
-               best_model=Path(best_path).name if saved else None, drive_references=references)
+               best_model=Path(best_path).name if saved else None, drive_references=references,
+               distribute=distribute.describe(strategy))
     return metrics
 
 

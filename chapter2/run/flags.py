@@ -22,13 +22,15 @@ import tokenize
 import traceback
 from pathlib import Path
 
+from chapter2.run import distribute
 from chapter2.run.errors import InputError, TrainingDiverged
 
 SCALARS = (bool, int, float, str)
 SEED_RANGE = (0, 2**32 - 1)
 _HEADER = re.compile(r"^#\s*---\s*(.*?)\s*-*\s*$")
 
-# Script options a script can ask for by name (its own help text beside it).
+# Script options a script can ask for by name (its own help text beside it;
+# "distribute" adds --distribute and --cpu-replicas, see chapter2/run/distribute.py).
 OPTIONS = {
     "offline": dict(action="store_true"),
     "drive": dict(type=str, default=None, metavar="MODEL_PATH"),
@@ -255,6 +257,9 @@ def build_parser(constants, described, namespace, *, quick=None, bounds=None, da
     if data:
         script.add_argument("--data", type=Path, default=None, metavar="PATH", help=data)
     for option, helptext in (options or {}).items():
+        if option == "distribute":  # two flags: --distribute and --cpu-replicas
+            distribute.add_flags(script)
+            continue
         script.add_argument("--" + option.replace("_", "-"), dest=option, help=helptext, **OPTIONS[option])
     run = parser.add_argument_group("run options")
     run.add_argument("--quick", action="store_true",

@@ -33,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2.run import hparams, plots
+from chapter2.run import distribute, hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
 from chapter2.run.files import atomic_path, read_json, write_json
 from chapter2.run.flags import show
@@ -255,13 +255,12 @@ def folder_name(cfg, stamp):
     return "-".join([stamp] + tail)
 
 
-def start(script, cfg, *, chief=True):
+def start(script, cfg):
     """Make (or reopen, to resume) the run folder, lock it, and print where the run writes and how to watch it."""
     plots.configure(show=getattr(cfg, "show", False))
-    if not chief:  # a non-chief worker of a multi-worker run writes nothing shared
-        import tempfile
-
-        path = Path(tempfile.mkdtemp(prefix=f"{script}-worker-"))
+    worker_dir = distribute.worker_run_dir()  # a multi-worker run: only the chief writes under runs/
+    if worker_dir is not None:
+        path = Path(worker_dir)
     elif cfg.run_dir is not None:
         path = Path(cfg.run_dir)
         if path.exists() and not path.is_dir():

@@ -4,18 +4,20 @@
     startup.begin(__name__, __file__)   # first lines of a script
     import keras
 
-``begin`` answers ``--help`` from the script's source at once (TensorFlow
-takes seconds to import), and filters TensorFlow's start-up chatter out of
+``begin`` chooses TensorFlow's CPU kernels (chapter2/run/device.py),
+answers ``--help`` from the script's source at once (TensorFlow takes
+seconds to import), and filters TensorFlow's start-up chatter out of
 the console. Imported as a module (by tests), the script is left alone.
 """
 
 import os
 import sys
 
-from chapter2.run import console, flags
+from chapter2.run import console, device, flags
 
 
 def begin(name, file, argv=None):
+    device.prepare()  # TensorFlow's oneDNN CPU kernels: chosen before TensorFlow loads
     if name != "__main__":
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
