@@ -26,7 +26,7 @@ One change to training: adam's learning rate is a tenth of its default and
 rises from 0 over the first WARMUP_STEPS steps. With the listing's plain
 adam, the first step moves each of the 33.8 million Dense weights by the
 full learning rate at once, and the network's output jumps to tens or
-hundreds (docs/differences-steering.md has the figures).
+hundreds (docs/differences.md has the figures).
 
 Data and outputs as in Chapter_2_2.py; writes runs/chapter_2_3/<timestamp>/.
 """
@@ -56,7 +56,7 @@ EPOCHS = 10                   # passes over the training frames: 4 in Chapter_2_
 BATCH_SIZE = 64               # frames per optimizer step
 PATIENCE = 5                  # EarlyStopping: epochs without a better val_loss
 LEARNING_RATE = 0.0001        # adam's learning rate: a tenth of its default, 0.001, which the listing uses
-                              # and with which this network diverges (docs/differences-steering.md)
+                              # and with which this network diverges (docs/differences.md)
 WARMUP_STEPS = 10             # optimizer steps over which the learning rate rises from 0 to LEARNING_RATE
 # --- Data ---
 VALIDATION_SPLIT = 0.1        # the listing's 80/10/10 split
@@ -108,13 +108,13 @@ def main(argv=None):
                                "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)"})
     pooling = (cfg.POOLING, False, False)  # the three stages' pooling, for the size checks
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, pooling, cfg.DENSE)
     if cfg.drive is not None:
         return steering.drive_saved_model(cfg.drive, "chapter_2_3", cfg, cfg.DRIVE_SECONDS)
     data = steering.load_data(cfg)  # as in Chapter_2_2, split 80/10/10 as the listing does
 
     # --- Model: adam (its learning rate warmed up) and mean squared error
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
     with strategy.scope():
         model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
                             cfg.DROPOUT)

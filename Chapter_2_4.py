@@ -14,7 +14,7 @@ generates PREDICT_LETTERS letters from every start, each fed back in.
 
 Writes runs/chapter_2_4/<date-time>/: TensorBoard logs, history.csv,
 model.keras, next_letter.png (the probability of every next letter for every
-input letter) and metrics.json. docs/differences-lstm.md: what differs from the listing.
+input letter) and metrics.json. docs/differences.md: what differs from the listing.
 """
 
 import string

@@ -27,7 +27,7 @@ Exercise 10: change the units of the three LSTM layers (--lstm-units 128,32,16).
 Writes runs/chapter_2_5/<date-time>/: TensorBoard logs, history.csv,
 RPS_model.h5 (the chapter's file name) and model.keras, rps.png (the model's
 predictions over a held-out game, its wins against simulated players) and
-metrics.json. docs/differences-lstm.md says what differs from the listing.
+metrics.json. docs/differences.md says what differs from the listing.
 """
 
 import logging

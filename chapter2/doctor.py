@@ -79,9 +79,8 @@ def chapter_models():
 
     def steering(script):
         def build():
-            ch2, ch = _script("Chapter_2_2"), _script(script)
-            model = ch2.build_model(ch.FILTERS, ch.KERNEL_SIZE, ch.STRIDES, ch.POOL_SIZE, ch.POOLING,
-                                    ch.DENSE, ch.DROPOUT)
+            ch = _script(script)
+            model = ch.build_model()  # the script's own network
             model.compile(optimizer="adam", loss="mean_squared_error",
                           jit_compile=bool(getattr(ch, "JIT_COMPILE", False)))
             x = rng.integers(0, 256, (ch.BATCH_SIZE,) + tuple(model.input.shape[1:]), dtype=np.uint8)
