@@ -5,6 +5,7 @@ Run:
     python bench/bench_alphabet.py --listing PATH --rounds 3        # taking turns with a port of the listing
     python bench/bench_alphabet.py --epochs 100                     # shorter runs of both
     python bench/bench_alphabet.py --accuracy --seeds 1,2,3         # accuracy: epoch_fit against model.fit
+    python bench/bench_alphabet.py --accuracy --ways epoch_fit      # accuracy of the script's default run only
 
 Speed runs ``python Chapter_2_4.py`` as a learner would (a fresh process,
 its own run folder, every callback: history.csv, TensorBoard scalars, resume
@@ -100,11 +101,13 @@ def speed(args):
 def accuracies(args):
     seeds = [int(s) for s in args.seeds.split(",")]
     epochs = ["--epochs", str(args.epochs)] if args.epochs else []
-    table = {"epoch_fit": [], "model.fit": []}
+    ways = {"epoch_fit": [], "model.fit": ["--no-fast-fit"]}
+    ways = {way: ways[way] for way in args.ways.split(",")}
+    table = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             row = []
-            for way, flags in (("epoch_fit", []), ("model.fit", ["--no-fast-fit"])):
+            for way, flags in ways.items():
                 _, record = run_script(Path(tmp) / f"{way}-{seed}", "--seed", str(seed), *epochs, *flags)
                 table[way].append(record["metrics"]["accuracy"] * 100)
                 row.append(f"{way} {table[way][-1]:5.1f}% ({record['metrics']['fit_seconds']:.0f} s)")
@@ -122,6 +125,7 @@ def main(argv=None):
                         help="a port of the printed listing that prints a JSON line with fit_wall_s")
     parser.add_argument("--accuracy", action="store_true", help="compare accuracy over --seeds instead of speed")
     parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--ways", default="epoch_fit,model.fit", help="for --accuracy: epoch_fit, model.fit or both")
     args = parser.parse_args(argv)
     (accuracies if args.accuracy else speed)(args)
     return 0
