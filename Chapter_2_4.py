@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.models import epoch_fit, epoch_logs  # noqa: E402
-from chapter2.run import flags, plots, runfolder  # noqa: E402
+from chapter2.run import distribute, flags, plots, runfolder  # noqa: E402
 from chapter2.run.errors import InputError  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ------------------------------
@@ -137,7 +137,10 @@ def heat_map(probabilities, first_row, title):
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS)
+    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
+                      options={"distribute": "refused: this model trains on one device"})
+    distribute.require_single_device(cfg, "this model trains on one device (a stateful LSTM carries its "
+                                          "state from one batch to the next, which replicas cannot share)")
     if cfg.WINDOW_AS not in ("timesteps", "features"):
         raise InputError(f"--window-as must be timesteps or features, got {cfg.WINDOW_AS!r}")
     if cfg.STATEFUL and cfg.BATCH_SIZE != 1:

@@ -186,3 +186,12 @@ def test_two_local_workers_train_together_and_only_the_chief_writes(script, tmp_
     assert last[0].split("loss:")[1].split()[0] == last[1].split("loss:")[1].split()[0]
     if script == "Chapter_2_1.py":  # and it learned something in its 4 steps
         assert record["metrics"]["val_loss"] < record["metrics"]["untrained_val_loss"]
+
+
+def test_chapter_2_4_says_it_trains_on_one_device(capsys):
+    import Chapter_2_4
+    from chapter2.run import flags
+
+    assert flags.run(Chapter_2_4.main, ["--quick", "--distribute", "mirrored"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --distribute mirrored: this model trains on one device") and "\n" not in err
