@@ -160,7 +160,8 @@ def test_tensorboard_server_lists_scalars_and_images(quick_run):
 def test_flags_build_an_exercise_variant_and_record_it(tmp_path):
     run_dir = tmp_path / "variant"
     proc = run_script("Chapter_2_1.py", "--quick", "--offline", "--run-dir", run_dir,
-                      "--kernel-size", "5", "--pooling", "true,true,false", "--filters", "8,4,4")
+                      "--kernel-size", "5", "--pooling", "true,true,false", "--filters", "8,4,4",
+                      "--show-digits", "4")
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["dataset"]["source"] == "synthetic"
@@ -169,6 +170,8 @@ def test_flags_build_an_exercise_variant_and_record_it(tmp_path):
     assert record["metrics"]["parameters"] == expected.count_params()
     assert record["metrics"]["code_shape"] == [7, 7, 4]
     assert keras.models.load_model(run_dir / "model.keras").count_params() == expected.count_params()
+    with Image.open(run_dir / "reconstructions.png") as png:  # 4 digits: narrower than the default 10
+        assert png.size[0] < 2 * png.size[1]
 
 
 def test_killed_run_resumes_to_the_configured_epochs(tmp_path):

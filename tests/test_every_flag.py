@@ -4,8 +4,10 @@ value changes the model, the data, the training run or the outputs.
 The training part stops each script at its fit() call and compares what it
 was about to do (the model's layers and their settings, the optimizer, the
 data fed in, fit's arguments and the callbacks) with the default run. Flags
-that act after training are checked on the outputs of one smoke run per
-script (AFTER_TRAINING)."""
+that act only after training (AFTER_TRAINING) are checked on the outputs by
+their scripts' tests (--show-digits in test_chapter_2_1, --drive-seconds in
+test_chapter_2_2_3); Chapter_2_4 and Chapter_2_5 have tests of this kind of
+their own."""
 
 import hashlib
 import json
@@ -14,8 +16,10 @@ import keras
 import numpy as np
 import pytest
 
+from chapter2.data import driving, mnist
 from chapter2.run import flags
-from conftest import ROOT
+
+LOADERS = [(mnist, "load"), (driving, "load")]
 
 
 class Stop(Exception):
@@ -45,10 +49,15 @@ def _digest(value):
     return h.hexdigest()
 
 
+def _config(config):
+    """A layer's or optimizer's settings, without its automatic name (dense_3, adam_2)."""
+    return json.dumps({k: v for k, v in config.items() if k != "name"}, sort_keys=True, default=str)
+
+
 def _layers(model):
     found = []
     for layer in model.layers:
-        found.append((type(layer).__name__, json.dumps(layer.get_config(), sort_keys=True, default=str)))
+        found.append((type(layer).__name__, _config(layer.get_config())))
         if hasattr(layer, "layers"):
             found += _layers(layer)
     for attr in vars(model).values():  # a training wrapper holding the model
@@ -68,19 +77,39 @@ def what_training_would_do(module, argv, tmp_path, monkeypatch):
 
     def fake_fit(self, x=None, y=None, **kwargs):
         seen["model"] = _layers(self)
-        seen["optimizer"] = json.dumps(self.optimizer.get_config(), sort_keys=True, default=str) \
-            if self.optimizer is not None else None
+        seen["optimizer"] = _config(self.optimizer.get_config()) if self.optimizer is not None else None
         seen["data"] = _digest([x, y, kwargs.get("validation_data")])
         seen["fit"] = {k: repr(kwargs.get(k)) for k in ("epochs", "batch_size", "initial_epoch", "shuffle",
                                                          "steps_per_epoch", "validation_split")}
         seen["callbacks"] = [_callback_state(cb) for cb in kwargs.get("callbacks") or []]
+        seen["jit_compile"] = repr(getattr(self, "jit_compile", None))
         raise Stop
 
     monkeypatch.setattr(keras.Model, "fit", fake_fit)
+    for loader in LOADERS:  # the same data for the same arguments, made once
+        monkeypatch.setattr(loader[0], loader[1], _memo(getattr(loader[0], loader[1])))
     monkeypatch.chdir(tmp_path)
+    run_dir = str(tmp_path / f"run{len(list(tmp_path.iterdir()))}")
     with pytest.raises(Stop):
-        module.main([*argv, "--quick", "--run-dir", str(tmp_path / f"run{len(list(tmp_path.iterdir()))}")])
-    return seen
+        module.main([*argv, "--quick", "--run-dir", run_dir])
+    # Each call has its own run folder: where files go is not a difference.
+    return json.loads(json.dumps(seen, default=str).replace(run_dir, "RUN_DIR"))
+
+
+_cache = {}
+
+
+def _memo(load):
+    if getattr(load, "memo", False):
+        return load
+
+    def cached(*args, **kwargs):
+        key = (load.__module__, load.__name__, repr(args), repr(sorted(kwargs.items())))
+        if key not in _cache:
+            _cache[key] = load(*args, **kwargs)
+        return _cache[key]
+    cached.memo = True
+    return cached
 
 
 def changed_value(name, default, bounds):
@@ -102,12 +131,15 @@ def changed_value(name, default, bounds):
 # A different, valid value for every string constant.
 STRINGS = {"OPTIMIZER": "adam", "WINDOW_AS": "features", "ACTIVATION": "sigmoid"}
 
-# Flags that act only after training, and where the smoke run's outputs show it.
+# Flags that act only after training.
 AFTER_TRAINING = {
     "Chapter_2_1.py": {"SHOW_DIGITS"},
+    "Chapter_2_2.py": {"DRIVE_SECONDS"},
+    "Chapter_2_3.py": {"DRIVE_SECONDS"},
 }
 
-SCRIPTS = ["Chapter_2_1.py"]
+# Chapter_2_4 and Chapter_2_5 have their own such tests (their training loops differ).
+SCRIPTS = ["Chapter_2_1.py", "Chapter_2_2.py", "Chapter_2_3.py"]
 
 
 def flags_of(script):
@@ -124,7 +156,9 @@ def test_every_training_flag_changes_what_training_does(script, tmp_path, monkey
         if name in AFTER_TRAINING.get(script, ()):
             continue
         value = changed_value(name, default, bounds)
-        seen = what_training_would_do(module, [flags.flag_name(name), flags.show(value)], tmp_path, monkeypatch)
+        argv = [flags.flag_name(name), flags.show(value)] if not isinstance(value, bool) else \
+            [flags.flag_name(name) if value else "--no-" + flags.flag_name(name)[2:]]
+        seen = what_training_would_do(module, argv, tmp_path, monkeypatch)
         if seen == baseline:
             ignored.append(f"{flags.flag_name(name)} {flags.show(value)}")
     assert ignored == [], f"{script}: flags accepted but changing nothing before training: {ignored}"
