@@ -113,7 +113,7 @@ def main(argv=None):
                                "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
                                      "rejected by Keras 3)"})
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up the devices)
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
     if cfg.drive is not None:
         return steering.drive_saved_model(cfg.drive, "chapter_2_2", cfg, cfg.DRIVE_SECONDS)

@@ -57,7 +57,7 @@ BATCH_SIZE = 64               # frames per optimizer step
 PATIENCE = 5                  # EarlyStopping: epochs without a better val_loss
 LEARNING_RATE = 0.0001        # adam's learning rate: a tenth of its default, 0.001, which the listing uses
                               # and with which this network diverges (docs/differences.md)
-WARMUP_STEPS = 10             # optimizer steps over which the learning rate rises from 0 to LEARNING_RATE
+WARMUP_STEPS = 30             # optimizer steps over which the learning rate rises from 0 to LEARNING_RATE
 # --- Data ---
 VALIDATION_SPLIT = 0.1        # the listing's 80/10/10 split
 TEST_SPLIT = 0.1              # frames held out for the test after training
@@ -108,7 +108,7 @@ def main(argv=None):
                                "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)"})
     pooling = (cfg.POOLING, False, False)  # the three stages' pooling, for the size checks
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up the devices)
     steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, pooling, cfg.DENSE)
     if cfg.drive is not None:
         return steering.drive_saved_model(cfg.drive, "chapter_2_3", cfg, cfg.DRIVE_SECONDS)
