@@ -1,8 +1,6 @@
 """Chapter_2_1.py: the convolutional autoencoder, built, run, resumed and watched."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -172,35 +170,6 @@ def test_flags_build_an_exercise_variant_and_record_it(tmp_path):
     assert keras.models.load_model(run_dir / "model.keras").count_params() == expected.count_params()
     with Image.open(run_dir / "reconstructions.png") as png:  # 4 digits: narrower than the default 10
         assert png.size[0] < 2 * png.size[1]
-
-
-def test_killed_run_resumes_to_the_configured_epochs(tmp_path):
-    run_dir = tmp_path / "resume"
-    args = [sys.executable, str(ROOT / "Chapter_2_1.py"), "--quick", "--offline",
-            "--epochs", "3", "--run-dir", str(run_dir)]
-    first = subprocess.Popen(args, cwd=ROOT, env=script_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    history = run_dir / "history.csv"
-    point = run_dir / "resume" / "epoch-000001.json"  # epoch 1 is done and saved
-    deadline = time.time() + 120
-    while time.time() < deadline and first.poll() is None:
-        if point.exists():
-            break
-        time.sleep(0.05)
-    assert first.poll() is None, "the run ended before it could be killed"
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
-    assert not (run_dir / "metrics.json").exists()
-
-    second = run_script("Chapter_2_1.py", "--quick", "--offline", "--epochs", "3", "--run-dir", run_dir)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming: after epoch 1" in second.stdout
-    record = json.loads((run_dir / "metrics.json").read_text())
-    assert [row["epoch"] for row in record["history"]] == [0, 1, 2]
-    lines = history.read_text().strip().splitlines()
-    assert len(lines) - 1 == 3  # header + one row per epoch, nothing trained twice
-    steps = [step for step, _ in tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")]
-    assert sorted(set(steps)) == [0, 1, 2]
 
 
 def test_bad_flag_from_the_shell_is_one_line_and_exit_2(tmp_path):

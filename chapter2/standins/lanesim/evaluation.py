@@ -107,7 +107,7 @@ def _run(steer, *, seed, seconds, record, render, log=None, what="drive"):
         if record and step % RECORD_EVERY == 0:
             so_far = step * dt
             frames.append(figure.compose(frame, path, resets, heading, angle, seconds=so_far,
-                                         autonomy=autonomy(interventions, so_far) if so_far > 0 else None,
+                                         autonomy=autonomy(interventions, so_far) if so_far >= MIN_SCORED_SECONDS else None,
                                          interventions=interventions))
         x, y, heading = advance(x, y, heading, SPEED * dt, turn_rate(angle))   # exact along its arc
         now = time.perf_counter()

@@ -58,7 +58,7 @@ class DriveFigure:
         """One GIF frame (uint8 RGB): ``frame`` the camera view (None: black),
         ``path`` the car's positions so far (None where it was put back),
         ``resets`` where it was, ``angle`` the steering command in [-1, 1];
-        ``seconds``, ``autonomy`` (%, None before it means anything) and
+        ``seconds``, ``autonomy`` (%, None before MIN_SCORED_SECONDS: shown as n/a) and
         ``interventions`` so far are written under the map."""
         # The path so far is drawn onto a kept trail image, a piece at a time.
         tdraw = ImageDraw.Draw(self.trail)
@@ -90,7 +90,7 @@ class DriveFigure:
         draw.rectangle((min(mid, mid + angle * (mid - 10)), y + 1, max(mid, mid + angle * (mid - 10)), y + 5),
                        fill=CAR_COLOUR)
         draw.line((mid, y - 1, mid, y + 7), fill=TEXT_COLOUR)                    # straight ahead
-        score = "-" if autonomy is None else f"{autonomy:.0f}%"
+        score = "n/a" if autonomy is None else f"{autonomy:.0f}%"
         draw.text((4, top + 11), f"{seconds:4.1f} s   autonomy {score}   interventions {interventions}",
                   fill=TEXT_COLOUR, font=self.font)
         x, y = 4, top + 25

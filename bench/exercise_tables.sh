@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The measured tables of docs/exercises.md: each exercise's variants at lab
+# size, then one compare table per exercise, in Markdown.
+#
+#   bash bench/exercise_tables.sh                 # all ten, into runs/exercise-tables/
+#   bash bench/exercise_tables.sh OUT 6 8         # exercises 6 and 8 only, into OUT/
+#
+# Lab size: the chapter's networks and settings, on less data and fewer
+# epochs than the chapter's full runs, so that all ten exercises take about an
+# hour on 2 CPU cores (the full runs would take a day). Every run is
+# --offline (the project's stand-in data) and --deterministic. A finished run
+# is kept and not run again, so the script picks up where it was stopped.
+# The tables go to OUT/tables.md; each run's console to OUT/exercise-N/<run>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python}
+OUT=${1:-runs/exercise-tables}
+shift || true
+ONLY=" ${*:-1 2 3 4 5 6 7 8 9 10} "
+
+AE="--offline --deterministic --train-digits 6000 --test-digits 1000 --epochs 5"   # 2_1: 6,000 of 60,000 digits, 5 of 50 epochs
+CAR="--offline --deterministic --sim-frames 2000 --drive-seconds 30"              # 2_2: 2,000 of 8,000 frames, a 30 s drive
+CAR6="--offline --deterministic --sim-frames 1500 --drive-seconds 30 --epochs 4"  # exercise 6: 1,500 frames, 4 of 10 epochs
+RPS="--deterministic --epochs 10"                                                 # 2_5: 10 of 30 epochs
+
+run() {  # run EXERCISE NAME SCRIPT ARGS...: one variant, unless it has already finished
+  local dir="$OUT/exercise-$1/$2" script=$3
+  shift 3
+  mkdir -p "$OUT/exercise-$1"
+  if [ -f "$dir/metrics.json" ]; then return; fi
+  echo "exercise ${dir#"$OUT"/exercise-}: $PY $script $*" >&2
+  "$PY" "$script" "$@" --run-dir "$dir" > "$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; return 1; }
+}
+same() {  # same EXERCISE NAME FROM: the chapter's run of another exercise, copied (deterministic: it would repeat)
+  local dir="$OUT/exercise-$1/$2" from="$OUT/exercise-$3/$2"
+  mkdir -p "$OUT/exercise-$1"
+  if [ ! -f "$dir/metrics.json" ] && [ -f "$from/metrics.json" ]; then rm -rf "$dir"; cp -r "$from" "$dir"; fi
+}
+wants() { [[ "$ONLY" == *" $1 "* ]]; }
+
+if wants 1; then
+  run 1 chapter Chapter_2_1.py $AE
+  run 1 filters-32-16-16 Chapter_2_1.py $AE --filters 32,16,16
+  run 1 filters-8-4-4 Chapter_2_1.py $AE --filters 8,4,4
+  run 1 kernel-5 Chapter_2_1.py $AE --kernel-size 5
+fi
+if wants 2; then
+  same 2 chapter 1; run 2 chapter Chapter_2_1.py $AE
+  run 2 pooling-ttf Chapter_2_1.py $AE --pooling true,true,false
+  run 2 pooling-tff Chapter_2_1.py $AE --pooling true,false,false
+fi
+if wants 3; then
+  run 3 chapter Chapter_2_2.py $CAR
+  run 3 filters-16-32-64 Chapter_2_2.py $CAR --filters 16,32,64
+  run 3 filters-4-8-16 Chapter_2_2.py $CAR --filters 4,8,16
+  run 3 kernel-5 Chapter_2_2.py $CAR --kernel-size 5
+fi
+if wants 4; then
+  same 4 chapter 3; run 4 chapter Chapter_2_2.py $CAR
+  run 4 strides-2 Chapter_2_2.py $CAR --strides 2
+fi
+if wants 5; then
+  same 5 chapter 3; run 5 chapter Chapter_2_2.py $CAR
+  run 5 pool-3 Chapter_2_2.py $CAR --pool-size 3
+  run 5 pool-4 Chapter_2_2.py $CAR --pool-size 4
+fi
+if wants 6; then
+  run 6 chapter_2_2 Chapter_2_2.py $CAR6
+  run 6 chapter_2_3 Chapter_2_3.py $CAR6
+  run 6 no-pooling Chapter_2_3.py $CAR6 --no-pooling
+  run 6 no-pooling-8-epochs Chapter_2_3.py $CAR6 --no-pooling --epochs 8
+fi
+if wants 7; then
+  for seed in 1 2 3; do
+    for rate in 0 0.2 0.5; do
+      run 7 "dropout-$rate-seed-$seed" Chapter_2_2.py $CAR --seed $seed --dropout $rate
+    done
+  done
+fi
+if wants 8; then
+  for seed in 1 2 3; do
+    run 8 "chapter-seed-$seed" Chapter_2_4.py --deterministic --seed $seed
+    run 8 "units-128-seed-$seed" Chapter_2_4.py --deterministic --seed $seed --units 128
+    run 8 "seq-3-features-seed-$seed" Chapter_2_4.py --deterministic --seed $seed --seq-length 3 --window-as features
+    run 8 "seq-3-seed-$seed" Chapter_2_4.py --deterministic --seed $seed --seq-length 3
+    run 8 "stateful-seed-$seed" Chapter_2_4.py --deterministic --seed $seed --stateful --units 50 --epochs 300
+    run 8 "full-batch-seed-$seed" Chapter_2_4.py --deterministic --seed $seed --batch-size 25 --units 16 --epochs 5000
+  done
+fi
+if wants 9; then
+  run 9 chapter Chapter_2_4.py --deterministic
+  run 9 letters-5 Chapter_2_4.py --deterministic --predict-letters 5
+  run 9 seq-3-letters-5 Chapter_2_4.py --deterministic --seq-length 3 --predict-letters 5
+  run 9 stateful-letters-5 Chapter_2_4.py --deterministic --stateful --units 50 --epochs 300 --predict-letters 5
+fi
+if wants 10; then
+  for seed in 1 2 3; do
+    run 10 "units-64-64-64-seed-$seed" Chapter_2_5.py $RPS --seed $seed
+    run 10 "units-128-32-16-seed-$seed" Chapter_2_5.py $RPS --seed $seed --lstm-units 128,32,16
+  done
+fi
+
+{
+  echo "Measured with: bash bench/exercise_tables.sh $OUT ${*:-}"
+  echo "Machine: $(nproc) CPU cores, $("$PY" -c 'import platform; print(platform.processor() or platform.machine())'); $(date -u +%Y-%m-%d)"
+  for n in $ONLY; do
+    [ -d "$OUT/exercise-$n" ] || continue
+    echo
+    echo "## Exercise $n"
+    echo
+    "$PY" -m chapter2.compare "$OUT/exercise-$n" --markdown --figure "$OUT/exercise-$n/curves.png"
+  done
+} > "$OUT/tables.md"
+echo "tables: $OUT/tables.md" >&2
