@@ -31,10 +31,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("script", "tf-default", "tensors", "step")
@@ -57,7 +58,6 @@ def measure(variant, samples, epochs):
         from chapter2.run import device
         device.prepare()
     import keras
-    import numpy as np
     import tensorflow as tf
 
     import Chapter_2_1 as ch
@@ -116,14 +116,7 @@ def measure(variant, samples, epochs):
 
 
 def child(variant, samples, epochs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
-    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-    proc = subprocess.run([sys.executable, __file__, "--_child", variant, "--samples", str(samples),
-                           "--epochs", str(epochs)], env=env, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"bench variant {variant} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return measure_in_child(__file__, ["--_child", variant, "--samples", samples, "--epochs", epochs])
 
 
 def main():

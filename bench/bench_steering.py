@@ -44,10 +44,11 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("script", "fit-f32", "fit-u8", "pipeline", "pipeline-xla", "pipeline-t1", "pipeline-tf-default")
@@ -184,13 +185,7 @@ def memory_run(frames, steps):
 
 
 def child(args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
-    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-    proc = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"bench child {args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return measure_in_child(__file__, args)
 
 
 def main():

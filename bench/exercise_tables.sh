@@ -26,11 +26,12 @@ RPS="--deterministic --epochs 10"                                               
 run() {  # run EXERCISE NAME SCRIPT ARGS...: one variant, unless it has already finished
   local dir="$OUT/exercise-$1/$2" script=$3
   shift 3
-  mkdir -p "$OUT/exercise-$1"
+  mkdir -p "$(dirname "$dir")"
   if [ -f "$dir/metrics.json" ]; then return; fi
   echo "exercise ${dir#"$OUT"/exercise-}: $PY $script $*" >&2
-  "$PY" "$script" "$@" --run-dir "$dir" > "$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; return 1; }
+  "$PY" "$script" "$@" --run-dir "$dir" > "$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; FAILED=$((FAILED + 1)); }
 }
+FAILED=0
 same() {  # same EXERCISE NAME FROM: the chapter's run of another exercise, copied (deterministic: it would repeat)
   local dir="$OUT/exercise-$1/$2" from="$OUT/exercise-$3/$2"
   mkdir -p "$OUT/exercise-$1"
@@ -112,3 +113,4 @@ fi
   done
 } > "$OUT/tables.md"
 echo "tables: $OUT/tables.md" >&2
+[ "$FAILED" -eq 0 ] || { echo "$FAILED run(s) failed" >&2; exit 1; }

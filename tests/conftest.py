@@ -31,3 +31,12 @@ def error_line(proc):
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
+
+
+def finished_quick_run(tmp_path_factory, script, *args):
+    """`python <script> --quick --offline args...` in a fresh folder, which
+    must succeed; returns (run folder, CompletedProcess)."""
+    run_dir = tmp_path_factory.mktemp(Path(script).stem.lower()) / "run"
+    proc = run_script(script, "--quick", "--offline", *args, "--run-dir", run_dir)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_dir, proc

@@ -15,7 +15,7 @@ from PIL import Image
 import Chapter_2_1 as ch
 from chapter2.run import flags, tblog
 from chapter2.standins import digits
-from conftest import ROOT, error_line, run_script, script_env
+from conftest import error_line, finished_quick_run, run_script, script_env
 
 CHAPTER_LAYERS = [  # (layer type, output shape) of the printed listing
     ("InputLayer", (28, 28, 1)),
@@ -78,10 +78,7 @@ def test_chapter_optimizer_learns_where_keras3_default_does_not():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One `python Chapter_2_1.py --quick --offline`: generated digits, said so."""
-    run_dir = tmp_path_factory.mktemp("ch21") / "run"
-    proc = run_script("Chapter_2_1.py", "--quick", "--offline", "--run-dir", run_dir)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return run_dir, proc
+    return finished_quick_run(tmp_path_factory, "Chapter_2_1.py")
 
 
 def test_quick_run_writes_every_output(quick_run):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_script
+from conftest import finished_quick_run, run_script
 
 import Chapter_2_2
 import Chapter_2_3
@@ -210,10 +210,7 @@ def test_drive_a_saved_model_without_training(tmp_path):
 @pytest.fixture(scope="module")
 def quick_2_2(tmp_path_factory):
     """One --quick run of Chapter_2_2 as a learner would start it."""
-    run_dir = tmp_path_factory.mktemp("c22") / "run"
-    proc = run_script("Chapter_2_2.py", "--quick", "--offline", "--run-dir", run_dir)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return run_dir, proc
+    return finished_quick_run(tmp_path_factory, "Chapter_2_2.py")
 
 
 def check_run(run_dir, proc, epochs):

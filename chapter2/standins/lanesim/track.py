@@ -7,7 +7,6 @@ scene never shows as such: stretches where a lane line is missing
 (``gaps``) and shadows cast across the floor (``shadows``).
 """
 
-import functools
 import math
 
 import numpy as np
