@@ -188,3 +188,19 @@ def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
         histories.append([(row["loss"], row["val_loss"]) for row in record["history"]])
     assert len(histories[0]) == 2
     assert histories[0] == histories[1]
+
+
+def test_best_model_as_legacy_h5_loads_and_predicts_like_the_model(tmp_path):
+    """--h5 keeps the best epoch as best_model.h5: the network alone, loadable by Keras."""
+    keras.utils.set_random_seed(1)
+    x = np.random.rand(32, 3).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    run = runfolder.start("chapter_test", flags.Config({"EPOCHS": 2}, options(tmp_path)))
+    model = tiny_model()
+    fit(run, model, 2, x, y, best_model=run.file("best.h5"))
+    run.release()
+    record = json.loads(run.file(".best.h5.json").read_text())
+    saved = keras.models.load_model(run.file("best.h5"), compile=False)
+    assert record["epoch"] == 2  # the loss fell: the last epoch is the best, the model in memory the saved one
+    np.testing.assert_allclose(saved.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert saved.count_params() == model.count_params() and record["monitor"] == "val_loss"
