@@ -200,8 +200,15 @@ def test_and_drive(run, cfg, data, best_path, model, *, strategy, log=print):
     metrics.json (whose writer says, after a --quick run, that it was a smoke run)."""
     import keras
 
+    from chapter2.run import resume
+
     saved = Path(best_path).exists()
-    best = keras.models.load_model(str(best_path)) if saved else model
+    history = run.history()
+    last_epoch = int(history[-1]["epoch"]) + 1 if history else None
+    if saved and resume.best_epoch(best_path) != last_epoch:
+        best = keras.models.load_model(str(best_path))
+    else:  # no file, or the last epoch was the best: its weights are the ones in memory
+        best = model
     metrics = evaluate(best, data.X, data.Y, data.train, data.test, run, batch_size=data.batch_size,
                        seed=data.seed, log=log)
     drive_metrics, references = drive(best, run, cfg.DRIVE_SECONDS, log=log)

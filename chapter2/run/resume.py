@@ -119,6 +119,21 @@ def network_only(model):
     return keras.Model(inputs=model.inputs, outputs=model.outputs, name=model.name)
 
 
+def sidecar(path):
+    """Where BestModel records the best value and epoch of the model at `path`."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.json")
+
+
+def best_epoch(path):
+    """The epoch (1-based) whose model BestModel saved at `path`, or None."""
+    try:
+        epoch = json.loads(sidecar(path).read_text()).get("epoch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return epoch if isinstance(epoch, int) else None
+
+
 class BestModel(keras.callbacks.Callback):
     """Keeps the best epoch's model by `monitor` (lower is better), saved
     atomically, with its value in a sidecar JSON so a resumed run never
@@ -137,7 +152,7 @@ class BestModel(keras.callbacks.Callback):
 
     @property
     def sidecar(self):
-        return self.path.with_name(f".{self.path.name}.json")
+        return sidecar(self.path)
 
     def restore(self, state):
         best = state.get("best", float("inf"))
