@@ -3,13 +3,12 @@ pipeline (chapter2/models/steering.py), the checks before a run, and --quick
 runs end to end on simulator data."""
 
 import json
-import math
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import finished_quick_run, run_script
+from conftest import finished_quick_run
+from steering_checks import check_run
 
 import Chapter_2_2
 import Chapter_2_3
@@ -213,39 +212,6 @@ def quick_2_2(tmp_path_factory):
     return finished_quick_run(tmp_path_factory, "Chapter_2_2.py")
 
 
-def check_run(run_dir, proc, epochs):
-    import keras
-
-    from chapter2.run import tblog
-
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["dataset"]["source"] == "simulator" and "SIMULATOR" in proc.stdout
-    assert "split: " in proc.stdout and "test (of " in proc.stdout
-    for key in ("test_mse", "test_mae", "baseline_mse", "baseline_mae", "mean_abs_offset", "distance"):
-        assert math.isfinite(metrics["metrics"][key]), key
-    assert metrics["metrics"]["test_mae"] ** 2 <= metrics["metrics"]["test_mse"] + 1e-9  # MAE^2 <= MSE
-    assert metrics["metrics"]["distance"] > 0 and metrics["metrics"]["interventions"] >= 0
-    assert set(metrics["drive_references"]) == {"no_steering", "ground_truth"}
-    assert len(metrics["history"]) == epochs
-    assert "% of full lock" in proc.stdout and "simulated s" in proc.stdout
-    assert "smoke run" in proc.stdout.strip().splitlines()[-1] and "not results" in proc.stdout
-
-    model = keras.models.load_model(run_dir / "best_model.keras")
-    frames = np.random.default_rng(0).integers(0, 256, (2, 120, 160, 3), dtype=np.uint8)
-    pred = model.predict(frames, verbose=0)
-    assert pred.shape == (2, 1) and np.isfinite(pred).all()
-
-    scalars = {tag for run in tblog.read_tags(run_dir / "logs").values() for tag in run["scalars"]}
-    assert {"epoch_loss", "epoch_mean_absolute_error"} <= scalars
-
-    for name in ("predictions.png", "angles.png", "test_frames.png"):
-        with Image.open(run_dir / name) as img:
-            assert img.size[0] > 400, name
-    with Image.open(run_dir / "drive.gif") as gif:
-        assert gif.n_frames > 1
-    return metrics
-
-
 def test_chapter_2_2_quick_run_trains_tests_and_drives(quick_2_2):
     run_dir, proc = quick_2_2
     check_run(run_dir, proc, epochs=2)
@@ -254,13 +220,3 @@ def test_chapter_2_2_quick_run_trains_tests_and_drives(quick_2_2):
 def test_chapter_2_2_learns_to_steer(quick_2_2):
     metrics = json.loads((quick_2_2[0] / "metrics.json").read_text())["metrics"]
     assert metrics["test_mse"] < 0.6 * metrics["baseline_mse"], metrics
-
-
-def test_chapter_2_3_quick_run_ends_below_the_mean_baseline(tmp_path):
-    run_dir = tmp_path / "run"
-    proc = run_script("Chapter_2_3.py", "--quick", "--offline", "--run-dir", run_dir)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    metrics = check_run(run_dir, proc, epochs=2)
-    assert metrics["config"]["POOLING"] is True and metrics["config"]["DROPOUT"] == 0.5
-    assert metrics["metrics"]["parameters"] == 33_798_545
-    assert metrics["metrics"]["test_mse"] < metrics["metrics"]["baseline_mse"], metrics["metrics"]

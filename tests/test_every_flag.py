@@ -91,7 +91,7 @@ def what_training_would_do(module, argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run_dir = str(tmp_path / f"run{len(list(tmp_path.iterdir()))}")
     with pytest.raises(Stop):
-        module.main([*argv, "--quick", "--run-dir", run_dir])
+        module.main([*argv, "--quick", "--offline", "--run-dir", run_dir])
     # Each call has its own run folder: where files go is not a difference.
     return json.loads(json.dumps(seen, default=str).replace(run_dir, "RUN_DIR"))
 
@@ -155,6 +155,7 @@ def test_every_training_flag_changes_what_training_does(script, tmp_path, monkey
     for name, default in constants.items():
         if name in AFTER_TRAINING.get(script, ()):
             continue
+        default = getattr(module, "QUICK", {}).get(name, default)  # what the --quick baseline used
         value = changed_value(name, default, bounds)
         argv = [flags.flag_name(name), flags.show(value)] if not isinstance(value, bool) else \
             [flags.flag_name(name) if value else "--no-" + flags.flag_name(name)[2:]]
