@@ -39,11 +39,17 @@ same() {  # same EXERCISE NAME FROM: the chapter's run of another exercise, copi
 }
 wants() { [[ "$ONLY" == *" $1 "* ]]; }
 
+filters_and_kernel() {  # EXERCISE SCRIPT MORE FEWER ARGS...: the chapter, more and fewer filters, 5x5 kernels
+  local n=$1 script=$2 more=$3 fewer=$4
+  shift 4
+  run "$n" chapter "$script" "$@"
+  run "$n" "filters-${more//,/-}" "$script" "$@" --filters "$more"
+  run "$n" "filters-${fewer//,/-}" "$script" "$@" --filters "$fewer"
+  run "$n" kernel-5 "$script" "$@" --kernel-size 5
+}
+
 if wants 1; then
-  run 1 chapter Chapter_2_1.py $AE
-  run 1 filters-32-16-16 Chapter_2_1.py $AE --filters 32,16,16
-  run 1 filters-8-4-4 Chapter_2_1.py $AE --filters 8,4,4
-  run 1 kernel-5 Chapter_2_1.py $AE --kernel-size 5
+  filters_and_kernel 1 Chapter_2_1.py 32,16,16 8,4,4 $AE
 fi
 if wants 2; then
   same 2 chapter 1; run 2 chapter Chapter_2_1.py $AE
@@ -51,10 +57,7 @@ if wants 2; then
   run 2 pooling-tff Chapter_2_1.py $AE --pooling true,false,false
 fi
 if wants 3; then
-  run 3 chapter Chapter_2_2.py $CAR
-  run 3 filters-16-32-64 Chapter_2_2.py $CAR --filters 16,32,64
-  run 3 filters-4-8-16 Chapter_2_2.py $CAR --filters 4,8,16
-  run 3 kernel-5 Chapter_2_2.py $CAR --kernel-size 5
+  filters_and_kernel 3 Chapter_2_2.py 16,32,64 4,8,16 $CAR
 fi
 if wants 4; then
   same 4 chapter 3; run 4 chapter Chapter_2_2.py $CAR
