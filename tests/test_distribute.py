@@ -89,10 +89,10 @@ def run(script, cwd, *args, env=None, timeout=240):
 
 def finished(proc, timeout=240):
     """The run's stdout, once it has exited 0. A single-process run that a
-    signal killed (TensorFlow 2.21 has crashed with SIGSEGV here, once, in a
-    MirroredStrategy run of the parallel suite) is started again, once, in
-    the same run folder, where it resumes as a learner's rerun would; a
-    second crash or any other failure fails the test."""
+    signal killed (a rare SIGSEGV inside TensorFlow 2.21 has been seen in
+    these tests, with several TensorFlow processes on the machine) is started
+    again, once, in the same run folder, where it resumes as a learner's
+    rerun would; a second crash or any other failure fails the test."""
     out, err = proc.communicate(timeout=timeout)
     launch = getattr(proc, "launch", None)  # a script started by run()
     if proc.returncode < 0 and launch is not None and "TF_CONFIG" not in (launch[3] or {}):
