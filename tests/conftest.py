@@ -32,7 +32,6 @@ def error_line(proc):
     return lines[-1] if lines else ""
 
 
-
 def finished_quick_run(tmp_path_factory, script, *args):
     """`python <script> --quick --offline args...` in a fresh folder, which
     must succeed; returns (run folder, CompletedProcess)."""

@@ -1,13 +1,11 @@
 """Chapter_2_3's smoke run, end to end: it trains, tests, drives, and learns."""
 
-from conftest import run_script
+from conftest import finished_quick_run
 from steering_checks import check_run
 
 
-def test_chapter_2_3_quick_run_ends_below_the_mean_baseline(tmp_path):
-    run_dir = tmp_path / "run"
-    proc = run_script("Chapter_2_3.py", "--quick", "--offline", "--run-dir", run_dir)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def test_chapter_2_3_quick_run_ends_below_the_mean_baseline(tmp_path_factory):
+    run_dir, proc = finished_quick_run(tmp_path_factory, "Chapter_2_3.py")
     metrics = check_run(run_dir, proc, epochs=2)
     assert metrics["config"]["POOLING"] is True and metrics["config"]["DROPOUT"] == 0.5
     assert metrics["metrics"]["parameters"] == 33_798_545

@@ -83,7 +83,8 @@ def run(script, cwd, *args, env=None, timeout=240):
     proc = subprocess.Popen([sys.executable, str(ROOT / script), "--quick", "--offline", *map(str, args)],
                             cwd=cwd, env=env or script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    proc.launch = (script, cwd, args, env)
+    if "TF_CONFIG" not in (env or {}):  # a single-process run can be started again (see finished)
+        proc.again = lambda: run(script, cwd, *args, env=env)
     return proc
 
 
@@ -94,10 +95,8 @@ def finished(proc, timeout=240):
     again, once, in the same run folder, where it resumes as a learner's
     rerun would; a second crash or any other failure fails the test."""
     out, err = proc.communicate(timeout=timeout)
-    launch = getattr(proc, "launch", None)  # a script started by run()
-    if proc.returncode < 0 and launch is not None and "TF_CONFIG" not in (launch[3] or {}):
-        script, cwd, args, env = launch
-        proc = run(script, cwd, *args, env=env)
+    if proc.returncode < 0 and hasattr(proc, "again"):
+        proc = proc.again()
         out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, out[-2000:] + err[-3000:]
     return out

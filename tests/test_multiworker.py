@@ -30,5 +30,3 @@ def test_two_local_workers_train_together_and_only_the_chief_writes(script, tmp_
     assert last[0].split("loss:")[1].split()[0] == last[1].split("loss:")[1].split()[0]
     if script == "Chapter_2_1.py":  # and it learned something in its 4 steps
         assert record["metrics"]["val_loss"] < record["metrics"]["untrained_val_loss"]
-
-

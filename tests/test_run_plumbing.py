@@ -116,10 +116,11 @@ def test_resume_restores_weights_optimizer_and_best_model_state(tmp_path, capsys
     model = tiny_model()
     assert fit(run, model, 3, x, y, best_model=run.file("best.keras"), patience=5) == 0
     run.release()
-    best = json.loads(run.file(".best.keras.json").read_text())["best"]
+    record = json.loads(run.file(".best.keras.json").read_text())
+    best = record["best"]
     saved = keras.models.load_model(run.file("best.keras"))  # the network without adam's state
     assert getattr(saved, "optimizer", None) is None and len(saved.weights) == len(model.weights)
-    assert json.loads(run.file(".best.keras.json").read_text())["epoch"] == 3  # the loss fell every epoch
+    assert record["epoch"] == 3  # the loss fell every epoch
     np.testing.assert_allclose(saved.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
     again = runfolder.start("chapter_test", cfg)

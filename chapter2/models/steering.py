@@ -203,11 +203,9 @@ def test_and_drive(run, cfg, data, best_path, model, *, strategy, log=print):
     from chapter2.run import resume
 
     saved = Path(best_path).exists()
-    history = run.history()
-    last_epoch = int(history[-1]["epoch"]) + 1 if history else None
-    if saved and resume.best_epoch(best_path) != last_epoch:
+    if saved and resume.best_epoch(best_path) != run.points.weights_epoch:
         best = keras.models.load_model(str(best_path))
-    else:  # no file, or the last epoch was the best: its weights are the ones in memory
+    else:  # no file, or the model in memory holds the best epoch's weights already
         best = model
     metrics = evaluate(best, data.X, data.Y, data.train, data.test, run, batch_size=data.batch_size,
                        seed=data.seed, log=log)

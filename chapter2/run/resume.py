@@ -27,6 +27,7 @@ class ResumePoints:
         self.log = log
         self.state = {}          # the loaded point's callback states
         self.model = None        # the model whose weights are saved
+        self.weights_epoch = None  # the epoch whose weights the model holds and the folder has
 
     def points(self):
         """[(epoch, json path)], newest first."""
@@ -58,21 +59,23 @@ class ResumePoints:
                          f"using {later}")
                 continue
             self.state = record.get("callbacks", {})
+            self.weights_epoch = epoch
             return epoch, record
         return 0, {}
 
-    def save(self, epoch, callbacks_state, finished=False, weights_saved=False):
+    def save(self, epoch, callbacks_state, finished=False):
         """Write the point for `epoch` finished epochs, then drop older ones.
-        `weights_saved`: this process has just written this epoch's weights
-        (and trained no further), so only the record is written again."""
+        The weights are written once per epoch: saving the same epoch again
+        (when training ends right after it) rewrites only its record."""
         if self.model is None:
             raise RuntimeError("ResumePoints.save before restore(model)")
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch:06d}"
         weights = self.folder / f"{name}.weights.h5"
-        if not (weights_saved and weights.exists()):
+        if self.weights_epoch != epoch or not weights.exists():
             with atomic_path(weights, suffix=".weights.h5") as tmp:
                 self.model.save_weights(str(tmp))
+            self.weights_epoch = epoch
         write_json(self.folder / f"{name}.json", {"epoch": epoch, "weights": weights.name,
                                                    "callbacks": callbacks_state, "finished": finished})
         for old, path in self.points():
@@ -98,16 +101,14 @@ class SaveResumePoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         stopping = bool(getattr(self.model, "stop_training", False))
-        self.saved = False
         if done % self.every == 0 or done == self.params.get("epochs") or stopping:
             self.points.save(done, self._states(), finished=stopping)
-            self.saved = True
         self.last = done
 
     def on_train_end(self, logs=None):
         last = getattr(self, "last", None)
-        if last is not None:  # the last epoch's weights are written once: here only its record, if saved above
-            self.points.save(last, self._states(), finished=True, weights_saved=getattr(self, "saved", False))
+        if last is not None:
+            self.points.save(last, self._states(), finished=True)
 
 
 def network_only(model):
@@ -125,12 +126,18 @@ def sidecar(path):
     return path.with_name(f".{path.name}.json")
 
 
+def read_sidecar(path):
+    """BestModel's record of the model at `path` ({"best", "epoch", "monitor"}), or {}."""
+    try:
+        record = json.loads(sidecar(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def best_epoch(path):
     """The epoch (1-based) whose model BestModel saved at `path`, or None."""
-    try:
-        epoch = json.loads(sidecar(path).read_text()).get("epoch")
-    except (OSError, ValueError, AttributeError):
-        return None
+    epoch = read_sidecar(path).get("epoch")
     return epoch if isinstance(epoch, int) else None
 
 
@@ -150,16 +157,9 @@ class BestModel(keras.callbacks.Callback):
         self.best = float("inf")
         self.best_epoch = None
 
-    @property
-    def sidecar(self):
-        return sidecar(self.path)
-
     def restore(self, state):
         best = state.get("best", float("inf"))
-        try:
-            on_disk = json.loads(self.sidecar.read_text()).get("best")
-        except (OSError, ValueError, AttributeError):
-            on_disk = None
+        on_disk = read_sidecar(self.path).get("best")
         if self.path.exists() and isinstance(on_disk, (int, float)):
             best = min(best, on_disk)
         self.best = best
@@ -174,11 +174,9 @@ class BestModel(keras.callbacks.Callback):
             return
         self.best, self.best_epoch = float(value), epoch + 1
         model = self.saved_model if self.saved_model is not None else self.model
-        if getattr(self, "_network", (None, None))[0] is not model:
-            self._network = (model, network_only(model))
         with atomic_path(self.path) as tmp:
-            self._network[1].save(str(tmp))
-        write_json(self.sidecar, {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor})
+            network_only(model).save(str(tmp))  # a few milliseconds to build: no copy of the weights
+        write_json(sidecar(self.path), {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor})
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
