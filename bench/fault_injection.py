@@ -100,7 +100,7 @@ def moments(run_dir, epochs, kills, max_delay, seed):
     a resume point, between epochs, after training, while writing the
     outputs), then random delays in (0.5, max_delay) s: start-up, loading,
     mid-epoch, anywhere."""
-    fixed = [when_exists(run_dir / "resume" / ".epoch-*", "while a resume point is being written"),
+    fixed = [when_exists(run_dir / "resume" / "epoch-*_temp", "while a resume point is being written"),
              when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
              when_exists(run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"),
              when_exists(run_dir / "model.keras", "while writing the outputs")]

@@ -144,7 +144,7 @@ def test_damaged_resume_point_falls_back_in_one_line(tmp_path, capsys):
     model.fit(x, y, epochs=1, verbose=0)
     run.points.save(1, {})
     run.points.save(2, {})
-    (run.points.folder / "epoch-000002.weights.h5").write_bytes(b"half a file")
+    (run.points.folder / "epoch-000002.ckpt.data-00000-of-00001").write_bytes(b"half a file")
     run.release()
     capsys.readouterr()
     again = runfolder.start("chapter_test", cfg)

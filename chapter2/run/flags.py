@@ -13,6 +13,7 @@ before TensorFlow is imported, so it takes well under a second.
 
 import argparse
 import ast
+import gc
 import io
 import math
 import os

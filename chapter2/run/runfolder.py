@@ -190,10 +190,7 @@ class Run:
         if self.cfg.quick:
             print("smoke run (--quick): a few epochs on a small subset; its figures check that the "
                   "script works and are not results")
-        for point in self.points.folder.glob("*") if self.points.folder.is_dir() else ():
-            point.unlink(missing_ok=True)
-        if self.points.folder.is_dir():
-            self.points.folder.rmdir()
+        self.points.clear()
         self.release()
         return record
 
