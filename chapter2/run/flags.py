@@ -349,6 +349,16 @@ def run(main, argv=None):
     one line on stderr and exit status 2, a diverged training run one line and
     exit status 1, Ctrl-C a hint on how to resume."""
     try:
+        return _run(main, argv)
+    finally:
+        # Python's last garbage collection would walk every object TensorFlow
+        # and Keras made (about a second); the process is ending, so skip it.
+        # Files and event writers are closed by then.
+        gc.freeze()
+
+
+def _run(main, argv):
+    try:
         return main(argv) or 0
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
