@@ -165,8 +165,10 @@ def main(argv=None):
     callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
         tblog.ImageLogger(run.logs, "originals | reconstructions",
                           lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4)]
-    # model.fit(...) as printed; distribute.fit calls exactly that, except for
-    # a multi-worker run, where Keras' fit fails and a training loop stands in.
+    # model.fit(...) as printed. distribute.fit calls it with the same batches
+    # from a pipeline of its own (tf.data's autotuning off: on 2 cores about
+    # every other epoch ran 1.5x slower with it); under --distribute
+    # multiworker, where Keras' fit fails, a training loop stands in.
     distribute.fit(strategy, model, x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
                    validation_data=(x_test, x_test), callbacks=callbacks, initial_epoch=initial_epoch,
                    verbose=run.verbose, seed=cfg.seed)

@@ -8,9 +8,13 @@ rate 1.0, binary cross-entropy, a new shuffle every epoch) in a fresh
 Python process, because TensorFlow reads its kernel choice once, at import:
 
   script      what Chapter_2_1.py runs: the kit's device settings
-              (chapter2.run.device.prepare: oneDNN kernels), model.fit on
-              in-memory numpy arrays, shuffle=True
-  tf-default  the same without the kit's device settings: what a plain
+              (chapter2.run.device.prepare: oneDNN kernels) and
+              distribute.fit on in-memory numpy arrays, shuffle=True (which
+              feeds model.fit batches from a pipeline with tf.data's
+              autotuning off)
+  keras-arrays  the kit's settings and model.fit on the numpy arrays
+              themselves (Keras' own pipeline, tf.data autotuning on)
+  tf-default  keras-arrays without the kit's device settings: what a plain
               TensorFlow program gets on this CPU
   tensors     the kit's settings, fed from batches already made as tensors
               in memory (only the batch order is shuffled): what the input
@@ -38,7 +42,7 @@ from pathlib import Path
 from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("script", "tf-default", "tensors", "step")
+VARIANTS = ("script", "keras-arrays", "tf-default", "tensors", "step")
 
 
 def cpu_seconds():
@@ -80,7 +84,12 @@ def measure(variant, samples, epochs):
             cpus.append(cpu_seconds() - self.c0)
 
     batch = ch.BATCH_SIZE
-    if variant in ("script", "tf-default"):
+    if variant == "script":
+        from chapter2.run import distribute
+
+        distribute.fit(tf.distribute.get_strategy(), model, x, x, batch_size=batch, epochs=epochs, shuffle=True,
+                       verbose=0, callbacks=[Timer()])
+    elif variant in ("keras-arrays", "tf-default"):
         model.fit(x, x, batch_size=batch, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
     else:
         data = tf.data.Dataset.from_tensor_slices((x, x)).batch(batch).cache()

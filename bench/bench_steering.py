@@ -10,8 +10,9 @@ kernel choice and sizes its thread pools once, at start-up) and times
 frames. All but pipeline-tf-default start with the kit's device settings
 (chapter2.run.device.prepare: oneDNN kernels):
 
-    script       what the script runs: its tf.data pipeline (below) and its
-                 own JIT_COMPILE constant
+    script       what the script runs: its tf.data pipeline (below) through
+                 distribute.fit (tf.data's autotuning off) and its own
+                 JIT_COMPILE constant
     fit-f32      model.fit on in-memory float32 arrays (the plain baseline)
     fit-u8       model.fit on in-memory uint8 arrays (Rescaling in the model)
     pipeline     the scripts' tf.data pipeline: shuffled indices, frames
@@ -119,7 +120,12 @@ def train_variant(script, variant, steps, warmup):
     else:
         half = np.arange(n // 2)  # mirrored copies make up the other half
         ds, total = steering.batches(X, Y, half, batch, mirror=True, shuffle=True)
-        model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
+        if variant == "script":
+            from chapter2.run import distribute
+
+            distribute.fit(tf.distribute.get_strategy(), model, ds, epochs=1, callbacks=[timer], verbose=0)
+        else:
+            model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     samples = batch * steps
     windows = sorted(WINDOW * batch / (b - a) for a, b in zip(timer.marks, timer.marks[1:]))
     rate = samples / timer.wall

@@ -11,7 +11,7 @@ import fault_injection  # noqa: E402
 
 def test_random_kills_then_resume_leave_a_whole_run(tmp_path):
     result = fault_injection.kill_and_resume("Chapter_2_1.py", ["--quick", "--offline"], tmp_path / "run",
-                                             epochs=3, kills=4, max_delay=25.0, seed=4, log=lambda *a: None)
+                                             epochs=2, kills=4, max_delay=25.0, seed=4, log=lambda *a: None)
     assert result["tracebacks"] == []
     assert result["problems"] == []
     assert result["killed"] == 4
