@@ -234,8 +234,9 @@ def _as_dataset(x, y, batch_size, shuffle, seed):
         if batch_size is None:
             raise ValueError("batch_size is needed with array input")
         same = y is x  # an autoencoder's target is its input: keep one copy
-        x = tf.convert_to_tensor(x)
-        y = x if same else tf.convert_to_tensor(y)
+        with tf.device("/cpu:0"):  # tf.data runs on the CPU: keep the arrays there, not on a GPU
+            x = tf.convert_to_tensor(x)
+            y = x if same else tf.convert_to_tensor(y)
         ds = tf.data.Dataset.range(int(x.shape[0]))
         if shuffle:
             ds = ds.shuffle(int(x.shape[0]), seed=seed, reshuffle_each_iteration=True)
