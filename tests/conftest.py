@@ -39,3 +39,18 @@ def finished_quick_run(tmp_path_factory, script, *args):
     proc = run_script(script, "--quick", "--offline", *args, "--run-dir", run_dir)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return run_dir, proc
+
+
+# The slowest files first: pytest-xdist (--dist loadfile, pytest.ini) hands
+# each worker the next file in collection order as it frees up, so a slow
+# file collected last would leave the other worker idle at the end.
+SLOW_FIRST = ("test_chapter_2_1.py", "test_distribute.py", "test_fault_injection.py", "test_every_flag.py",
+              "test_chapter_2_5.py", "test_chapter_2_3_quick.py", "test_chapter_2_4.py", "test_run_plumbing.py",
+              "test_doctor.py", "test_chapter_2_2_3.py", "test_multiworker.py", "test_compare.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = Path(str(item.fspath)).name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+    items.sort(key=rank)  # stable: tests keep their order within a file
