@@ -95,13 +95,13 @@ class ResumePoints:
         """Delete every point and the folder (the run has finished)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _remove(self, before=None):
-        """Delete the files of points older than `before` (all: None), and
-        the pieces of any point killed while it was written (TensorFlow's
+    def _remove(self, before):
+        """Delete the files of points older than epoch `before`, with the
+        pieces of any point killed while it was written (TensorFlow's
         ``<prefix>_temp`` folder)."""
         for path in self.folder.iterdir():
             old = _EPOCH_FILE.match(path.name)
-            if old and (before is None or int(old.group(1)) < before):
+            if old and int(old.group(1)) < before:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
