@@ -51,6 +51,6 @@ SLOW_FIRST = ("test_chapter_2_1.py", "test_distribute.py", "test_fault_injection
 
 def pytest_collection_modifyitems(config, items):
     def rank(item):
-        name = Path(str(item.fspath)).name
+        name = item.path.name
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
     items.sort(key=rank)  # stable: tests keep their order within a file

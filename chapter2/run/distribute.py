@@ -193,8 +193,8 @@ def fit(strategy, model, x=None, y=None, *, batch_size=None, epochs=1, initial_e
     """
     if not _multiworker(strategy):
         train = _as_dataset(x, y, batch_size, shuffle, seed)
-        if isinstance(validation_data, tuple):
-            validation_data = _as_dataset(*validation_data, batch_size, False, seed)
+        if validation_data is not None:
+            validation_data = _as_dataset(validation_data, None, batch_size, False, seed)
         with strategy.scope():
             return model.fit(train, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,  # train shuffles
                              validation_data=validation_data, callbacks=callbacks, verbose=verbose)
@@ -207,7 +207,7 @@ def evaluate(strategy, model, x, y=None, *, batch_size=None):
     of its results (a scalar); under multiworker through the loop above."""
     if not _multiworker(strategy):
         with strategy.scope():
-            result = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+            result = model.evaluate(_as_dataset(x, y, batch_size, False, 0), verbose=0)
         return result[0] if isinstance(result, list) else result
     loop = _Loop(strategy, model)
     with strategy.scope():
@@ -217,7 +217,9 @@ def evaluate(strategy, model, x, y=None, *, batch_size=None):
 def _as_dataset(x, y, batch_size, shuffle, seed):
     """Batches of (x, y) as model.fit(x, y, batch_size, shuffle) makes them
     from arrays (every sample once per epoch, in a new order each epoch when
-    `shuffle`, the last batch partial), with tf.data's autotuning off.
+    `shuffle`, the last batch partial), with tf.data's autotuning off. `x`
+    may also be an (x, y) tuple, as validation_data is, or a dataset of
+    batches, which only gets the options.
 
     Keras' own pipeline for arrays lets tf.data tune its parallelism while
     training runs. On 2 cores that tuning made about every other epoch of
@@ -228,6 +230,8 @@ def _as_dataset(x, y, batch_size, shuffle, seed):
     global batches and takes its own share of each."""
     import tensorflow as tf
 
+    if isinstance(x, tuple) and y is None:
+        x, y = x
     if isinstance(x, tf.data.Dataset):
         ds = x
     else:
@@ -283,10 +287,6 @@ class _Loop:
         self.test_step = tf.function(lambda batch: reduced(strategy.run(test_replica, args=batch)))
 
     def distributed(self, x, y, batch_size, shuffle, seed):
-        import tensorflow as tf
-
-        if isinstance(x, tuple) and y is None and not isinstance(x, tf.data.Dataset):
-            x, y = x
         return self.strategy.experimental_distribute_dataset(_as_dataset(x, y, batch_size, shuffle, seed))
 
     def mean_loss(self, dataset):

@@ -17,7 +17,6 @@ A restore must match every variable of the model and the optimizer, or the
 point counts as damaged.
 """
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from chapter2.run.files import atomic_path, write_json
+from chapter2.run.files import atomic_path, read_json, write_json
 
 _POINT = re.compile(r"^epoch-(\d{6})\.json$")
 _EPOCH_FILE = re.compile(r"^epoch-(\d{6})\.")
@@ -55,13 +54,13 @@ class ResumePoints:
         points = self.points()
         for n, (epoch, path) in enumerate(points):
             try:
-                record = json.loads(path.read_text())
+                record = read_json(path)
                 if not isinstance(record, dict) or record.get("epoch") != epoch:
                     raise ValueError("its record does not match its name")
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
                 prefix = self.folder / record["weights"]
-                if not Path(f"{prefix}.index").is_file():
+                if not _written(prefix):
                     raise ValueError(f"{prefix.name}.index is missing")
                 _checkpoint(model).read(str(prefix)).assert_consumed()
             except Exception as err:  # any damage: JSON, checkpoint files, names, shapes
@@ -84,7 +83,7 @@ class ResumePoints:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch:06d}"
         prefix = self.folder / f"{name}.ckpt"
-        if self.weights_epoch != epoch or not Path(f"{prefix}.index").is_file():
+        if self.weights_epoch != epoch or not _written(prefix):
             _checkpoint(self.model).write(str(prefix))  # TensorFlow writes each file whole, then renames it
             self.weights_epoch = epoch
         write_json(self.folder / f"{name}.json", {"epoch": epoch, "weights": prefix.name,
@@ -101,8 +100,18 @@ class ResumePoints:
         ``<prefix>_temp`` folder)."""
         for path in self.folder.iterdir():
             old = _EPOCH_FILE.match(path.name)
-            if old and int(old.group(1)) < before:
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            if not old or int(old.group(1)) >= before:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _written(prefix):
+    """Whether a checkpoint was written at `prefix` (its index file is there;
+    the point's JSON record, written after it, says it is complete)."""
+    return Path(f"{prefix}.index").is_file()
 
 
 def _checkpoint(model):
@@ -157,7 +166,7 @@ def sidecar(path):
 def read_sidecar(path):
     """BestModel's record of the model at `path` ({"best", "epoch", "monitor"}), or {}."""
     try:
-        record = json.loads(sidecar(path).read_text())
+        record = read_json(sidecar(path))
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
