@@ -10,6 +10,7 @@ Run it:
 
     python Chapter_2_1.py              # the chapter's run (50 epochs)
     python Chapter_2_1.py --quick      # a smoke run: 2 epochs on 2,048 digits
+    python Chapter_2_1.py --lab        # the exercises' lab size: 5 epochs on 6,000 digits
     python Chapter_2_1.py --help       # every constant below is also a flag
 
 Exercises: 1. change the filter counts (--filters 32,16,16) or the kernel
@@ -33,6 +34,7 @@ startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's 
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.data import mnist  # noqa: E402
@@ -53,6 +55,7 @@ TEST_DIGITS = 10000           # test digits used for validation (MNIST has 10,00
 SHOW_DIGITS = 10              # digits in the reconstructions figure
 
 QUICK = {"EPOCHS": 2, "TRAIN_DIGITS": 2048, "TEST_DIGITS": 512}
+LAB = {"EPOCHS": 5, "TRAIN_DIGITS": 6000, "TEST_DIGITS": 1000}
 BOUNDS = {"FILTERS": (1, 1024), "KERNEL_SIZE": (1, 9), "LEARNING_RATE": (0, 100), "EPOCHS": (1, 100000),
           "BATCH_SIZE": (1, 60000), "TRAIN_DIGITS": (1, None), "TEST_DIGITS": (1, None), "SHOW_DIGITS": (1, 50)}
 image_size = 28
@@ -65,47 +68,38 @@ def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, pooling=POOLING):
 
     # Encoder: 28x28x1 -> 28x28x16 -> 14x14 -> 14x14x8 -> 7x7 -> 7x7x8 -> 4x4x8
     x = layers.Conv2D(filters[0], k, activation="relu", padding="same")(input_img)
-    x = pool(x, pooling[0])
+    if pooling[0]:
+        x = layers.MaxPooling2D((2, 2), padding="same")(x)
     x = layers.Conv2D(filters[1], k, activation="relu", padding="same")(x)
-    x = pool(x, pooling[1])
+    if pooling[1]:
+        x = layers.MaxPooling2D((2, 2), padding="same")(x)
     x = layers.Conv2D(filters[2], k, activation="relu", padding="same")(x)
-    encoded = pool(x, pooling[2])  # the (4, 4, 8) code: 128 numbers
+    if pooling[2]:
+        x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    encoded = x  # the (4, 4, 8) code: 128 numbers
 
     # Decoder: 4x4x8 -> 8x8 -> 16x16 -> (valid) 14x14x16 -> 28x28 -> 28x28x1
     x = layers.Conv2D(filters[2], k, activation="relu", padding="same")(encoded)
-    x = upsample(x, pooling[2])
+    if pooling[2]:
+        x = layers.UpSampling2D((2, 2))(x)
     x = layers.Conv2D(filters[1], k, activation="relu", padding="same")(x)
-    x = upsample(x, pooling[1])
+    if pooling[1]:
+        x = layers.UpSampling2D((2, 2))(x)
     # The listing's one padding="valid": pooling 7x7 rounded up to 4x4, so the
-    # decoder overshoots to 16x16; "valid" trims it to 14x14. (An exercise
-    # variant where it would not land on 28x28 keeps "same".)
-    x = layers.Conv2D(filters[0], k, activation="relu", padding=listing_padding(x, kernel_size, pooling[0]))(x)
-    x = upsample(x, pooling[0])
-    x = crop_to(x, image_size)  # only a kernel-size variant overshoots here
+    # decoder overshoots to 16x16; "valid" trims it to 14x14. An exercise
+    # variant where "valid" would not land on 28x28 keeps "same".
+    lands = (x.shape[1] - (kernel_size - 1)) * (2 if pooling[0] else 1) == image_size
+    x = layers.Conv2D(filters[0], k, activation="relu", padding="valid" if lands else "same")(x)
+    if pooling[0]:
+        x = layers.UpSampling2D((2, 2))(x)
+    extra = x.shape[1] - image_size  # only a kernel-size variant overshoots here
+    if extra > 0:
+        x = layers.Cropping2D(((extra // 2, extra - extra // 2),) * 2)(x)
     decoded = layers.Conv2D(1, k, activation="sigmoid", padding="same")(x)
 
-    model = keras.Model(input_img, decoded, name="autoencoder")
-    model.encoded_shape = tuple(encoded.shape[1:])
-    return model
-
-
-def pool(x, on):
-    return layers.MaxPooling2D((2, 2), padding="same")(x) if on else x
-
-
-def upsample(x, on):
-    return layers.UpSampling2D((2, 2))(x) if on else x
-
-
-def listing_padding(x, kernel_size, upsampled):
-    """"valid" where it lands the decoder back on 28x28, as in the listing."""
-    size = (x.shape[1] - (kernel_size - 1)) * (2 if upsampled else 1)
-    return "valid" if size == image_size else "same"
-
-
-def crop_to(x, size):
-    extra = x.shape[1] - size
-    return layers.Cropping2D(((extra // 2, extra - extra // 2),) * 2)(x) if extra > 0 else x
+    autoencoder = keras.Model(input_img, decoded, name="autoencoder")
+    autoencoder.encoded_shape = tuple(encoded.shape[1:])
+    return autoencoder
 
 
 def make_optimizer(name=OPTIMIZER, learning_rate=LEARNING_RATE):
@@ -121,6 +115,22 @@ def make_optimizer(name=OPTIMIZER, learning_rate=LEARNING_RATE):
 def to_images(x):
     """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1], as the listing."""
     return (x.astype("float32") / 255.0)[..., None]
+
+
+def digit_batches(x, batch_size, shuffle=False, seed=0):
+    """(x, x) batches: what fit(x, x, batch_size=..., shuffle=True) makes of
+    the arrays (every digit once per epoch, a new order each epoch), with
+    tf.data's autotuning off: Keras' own pipeline for arrays tunes itself while
+    training, which on a small CPU made some epochs much slower (docs/benchmarks.md)."""
+    with tf.device("/cpu:0"):  # the pipeline runs on the CPU: keep the digits there, not on a GPU
+        x = tf.constant(x)
+    rows = tf.data.Dataset.range(int(x.shape[0]))
+    if shuffle:
+        rows = rows.shuffle(int(x.shape[0]), seed=seed, reshuffle_each_iteration=True)
+    batches = rows.batch(batch_size).map(lambda r: (tf.gather(x, r), tf.gather(x, r))).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return batches.with_options(options)
 
 
 def reconstruction_figure(originals, reconstructions, title):
@@ -139,54 +149,64 @@ def reconstruction_figure(originals, reconstructions, title):
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
+    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
                       data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
                       options={"offline": "skip the MNIST download and use generated stand-in digits",
                                "distribute": "several devices or machines"})
     if len(cfg.FILTERS) != 3 or len(cfg.POOLING) != 3:
         raise InputError("--filters and --pooling each take three values, one per encoder Conv2D")
     strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
-    # Built first, so a setting Keras rejects fails before any data is loaded.
+    # Built first, so that a setting Keras rejects fails before any data is loaded.
     with strategy.scope():
-        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
-        model.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy")
+        autoencoder = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
+        autoencoder.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE),
+                            loss="binary_crossentropy")
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.
     digits = mnist.load(cfg.data, offline=cfg.offline, seed=cfg.seed, sizes=(cfg.TRAIN_DIGITS, cfg.TEST_DIGITS))
     x_train, x_test = to_images(digits.x_train), to_images(digits.x_test)
-    print(f"data: {digits.name} ({digits.source}), train {x_train.shape}, test {x_test.shape}")
-    run = runfolder.start("chapter_2_1", cfg)
-    model.summary()
-    untrained_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
+    origin = "" if digits.source == "synthetic" else f" ({digits.source})"
+    print(f"data: {digits.name}{origin}, train {x_train.shape}, test {x_test.shape}")
+    run = runfolder.start("chapter_2_1", cfg, data=runfolder.fingerprint(x_train, x_test))
+    autoencoder.summary()
+    train_digits = digit_batches(x_train, cfg.BATCH_SIZE, shuffle=True, seed=cfg.seed)
+    test_digits = digit_batches(x_test, cfg.BATCH_SIZE)
+    untrained_loss = distribute.evaluate(strategy, autoencoder, test_digits)
 
-    # --- Training: x -> x, validated on the test digits.
+    # --- Training: x -> x, validated on the test digits. The listing:
+    # autoencoder.fit(x_train, x_train, epochs=50, batch_size=128, shuffle=True,
+    #                 validation_data=(x_test, x_test), callbacks=[TensorBoard(log_dir='/tmp/autoencoder')])
     shown = x_test[:cfg.SHOW_DIGITS]
-    initial_epoch = run.resume(model)
-    callbacks = run.callbacks(samples_per_epoch=len(x_train)) + [
-        tblog.ImageLogger(run.logs, "originals | reconstructions",
-                          lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4)]
-    # model.fit(...) as printed. distribute.fit calls it with the same batches
-    # from a pipeline of its own (tf.data's autotuning off: on 2 cores about
-    # every other epoch ran 1.5x slower with it); under --distribute
-    # multiworker, where Keras' fit fails, a training loop stands in.
-    distribute.fit(strategy, model, x_train, x_train, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=True,
-                   validation_data=(x_test, x_test), callbacks=callbacks, initial_epoch=initial_epoch,
-                   verbose=run.verbose, seed=cfg.seed)
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=str(run.logs)),  # into the run folder, not /tmp/autoencoder
+        tblog.ImageLogger(run.logs, "originals | reconstructions",  # TensorBoard's Images tab, every epoch
+                          lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4),
+    ]
+    initial_epoch = run.resume(autoencoder, callbacks)  # an interrupted run goes on after its last epoch
+    callbacks += run.callbacks(samples_per_epoch=len(x_train))  # history.csv, resume points, NaN guard
+    if distribute.is_multiworker(strategy):
+        # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
+        distribute.fit(strategy, autoencoder, train_digits, epochs=cfg.EPOCHS, validation_data=test_digits,
+                       callbacks=callbacks, initial_epoch=initial_epoch, verbose=run.verbose)
+    else:
+        autoencoder.fit(train_digits, epochs=cfg.EPOCHS, validation_data=test_digits, callbacks=callbacks,
+                        initial_epoch=initial_epoch, verbose=run.verbose,
+                        shuffle=False)  # train_digits reshuffles every epoch itself
 
-    # --- Evaluation and the chapter's figure
-    val_loss = distribute.evaluate(strategy, model, x_test, x_test, batch_size=cfg.BATCH_SIZE)
-    decoded = model.predict(shown, verbose=0)
-    run.save_model(model, "model.keras")
-    run.save_figure(reconstruction_figure(shown, decoded, f"{digits.name}: test digits and their reconstructions"),
-                    "reconstructions.png")
+    # --- Evaluation and the chapter's figure: test digits above their reconstructions
+    val_loss = distribute.evaluate(strategy, autoencoder, test_digits)
+    decoded_imgs = autoencoder.predict(shown, verbose=0)
+    run.save_model(autoencoder, "model.keras")
+    run.save_figure(reconstruction_figure(shown, decoded_imgs, f"{digits.name}: test digits and their "
+                                                               "reconstructions"), "reconstructions.png")
     metrics = {"val_loss": val_loss, "untrained_val_loss": untrained_loss,
-               "code_shape": list(model.encoded_shape), "parameters": model.count_params()}
+               "code_shape": list(autoencoder.encoded_shape), "parameters": autoencoder.count_params()}
     history = run.history()
     if history:
         metrics["loss"] = history[-1]["loss"]
     run.finish(dataset=digits.info(), metrics=metrics, history=history, distribute=distribute.describe(strategy))
     print(f"val_loss {val_loss:.4f} (binary cross-entropy per pixel; untrained {untrained_loss:.4f})")
-    if not cfg.quick:
+    if not (cfg.quick or cfg.lab):
         print("the Keras blog reports about 0.094 after 50 epochs on MNIST")
     return 0
 

@@ -10,6 +10,7 @@ Run it:
 
     python Chapter_2_2.py                   # the chapter's run (4 epochs)
     python Chapter_2_2.py --quick           # a smoke run in well under a minute
+    python Chapter_2_2.py --lab             # the exercises' lab size: 2,000 frames, a 30 s drive
     python Chapter_2_2.py --data PATH       # your recordings (see --help for the formats)
     python Chapter_2_2.py --drive runs/chapter_2_2/<stamp>/best_model.keras
     python Chapter_2_2.py --help            # every constant below is also a flag
@@ -40,10 +41,13 @@ from chapter2.run import startup
 startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from chapter2.models import steering  # noqa: E402
-from chapter2.run import distribute, flags, runfolder  # noqa: E402
+from chapter2.data import driving  # noqa: E402
+from chapter2.run import distribute, flags, resume, runfolder  # noqa: E402
+from chapter2.run.errors import InputError  # noqa: E402
+from chapter2.steering import checks, drive, evaluation, pipeline  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
 FILTERS = (8, 16, 32)         # Conv2D filters of the three stages (exercise 3)
@@ -66,6 +70,7 @@ DRIVE_SECONDS = 60.0          # simulated seconds of the closed-loop drive (0: n
 JIT_COMPILE = False           # XLA-compile the training step (slower for this network on a CPU)
 
 QUICK = {"EPOCHS": 2, "SIM_FRAMES": 600, "DRIVE_SECONDS": 4.0}
+LAB = {"SIM_FRAMES": 2000, "DRIVE_SECONDS": 30.0}
 BOUNDS = {"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "PATIENCE": (0, None),
           "FILTERS": (1, None), "KERNEL_SIZE": (1, 15), "STRIDES": (1, 10), "POOL_SIZE": (1, 10),
           "DENSE": (1, None), "DROPOUT": (0, 0.99), "VALIDATION_SPLIT": (0.01, 0.5),
@@ -101,26 +106,41 @@ def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_
     x = layers.Dropout(dropout)(x)
     angle_out = layers.Dense(1, name="angle_out")(x)
     # The listing's Model(input=..., output=...) is rejected: inputs/outputs now.
-    return keras.Model(inputs=img_in, outputs=angle_out)
+    return keras.Model(inputs=img_in, outputs=angle_out, name="pilotnet")
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
+    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
                       data="your recordings: a Donkey Car tub, a Udacity simulator recording, a Sully Chen folder, "
                            "an .npz of X and Y, or an (X, Y) pickle",
-                      options={"offline": "never try a download; without --data, use the lane simulator",
-                               "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+                      options={"drive": "drive a saved model (.keras or .h5) in the simulator, without training",
                                "distribute": "several devices or machines",
                                "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
                                      "rejected by Keras 3)"})
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up the devices)
-    steering.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
+    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
+    checks.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
     if cfg.drive is not None:
-        return steering.drive_saved_model(cfg.drive, "chapter_2_2", cfg, cfg.DRIVE_SECONDS)
+        return drive.saved_model(cfg.drive, "chapter_2_2", cfg, cfg.DRIVE_SECONDS)
 
-    # --- Data: uint8 frames (N, 120, 160, 3) and angles (N,), split and
-    # batched; all checked before the run folder exists.
-    data = steering.load_data(cfg)
+    # --- Data: camera frames X (N, 120, 160, 3) as uint8 and steering angles Y (N,),
+    # -1 full left ... +1 full right; --data, a kept indoor_lanes.pkl, or the lane simulator.
+    X, Y, source = driving.load(cfg.data, sim_frames=cfg.SIM_FRAMES, sim_seed=cfg.seed)
+    # The listing shuffles X and Y together, then keeps 80 % to train and 20 % to validate (its test
+    # split comes out empty). Here the shuffle is an order of indices (no pixels copied) and the test
+    # split is real.
+    order = np.random.default_rng(cfg.seed).permutation(len(X))
+    n_test, n_val = round(len(X) * cfg.TEST_SPLIT), round(len(X) * cfg.VALIDATION_SPLIT)
+    test, validation, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    if min(len(train), n_val, n_test) < 1:
+        raise InputError(f"{len(X)} frames are too few to split into train/validation/test")
+    # The listing appends every training frame mirrored left-right with its angle negated; the
+    # pipeline mirrors each batch as it is gathered instead, so memory holds one copy of the frames.
+    train_batches, samples_per_epoch = pipeline.batches(X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR,
+                                                        shuffle=True, seed=cfg.seed)
+    val_batches, _ = pipeline.batches(X, Y, validation, cfg.BATCH_SIZE)
+    print(f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
+          f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "
+          f"from {source['source']}")
 
     # --- Model: adam and mean squared error, as printed
     with strategy.scope():
@@ -128,16 +148,38 @@ def main(argv=None):
                             cfg.DROPOUT)
         model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
                       jit_compile=cfg.JIT_COMPILE)
+    run = runfolder.start("chapter_2_2", cfg, data=runfolder.fingerprint(X, Y))
     model.summary()
 
-    # --- Training: fit() for EPOCHS on batches of BATCH_SIZE, keeping the best
-    # epoch by val_loss (the listing's ModelCheckpoint) and stopping after
-    # PATIENCE epochs without a better one (EarlyStopping).
-    run = runfolder.start("chapter_2_2", cfg)
-    best_path = steering.train(model, data, run, epochs=cfg.EPOCHS, patience=cfg.PATIENCE, h5=cfg.h5, strategy=strategy)
+    # --- Training: the listing's two callbacks, then fit
+    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")  # the listing: ~/best_autopilot.hdf5
+    callbacks = [
+        resume.BestModel(best_path, monitor="val_loss"),  # ModelCheckpoint(save_best_only=True), resumable
+        resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
+        keras.callbacks.TensorBoard(log_dir=str(run.logs)),  # not in this listing: to compare with Chapter_2_3
+    ]
+    initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last finished epoch
+    callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)  # history.csv, resume points, NaN guard
+    if distribute.is_multiworker(strategy):
+        # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
+        distribute.fit(strategy, model, train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
+                       callbacks=callbacks, initial_epoch=initial_epoch, verbose=run.verbose)
+    else:
+        model.fit(train_batches, epochs=cfg.EPOCHS, validation_data=val_batches, callbacks=callbacks,
+                  initial_epoch=initial_epoch, verbose=run.verbose,
+                  shuffle=False)  # train_batches reshuffles every epoch itself
 
-    # --- Does it steer (the test split against the mean)? Does it drive?
-    steering.test_and_drive(run, cfg, data, best_path, model, strategy=strategy)
+    # --- Does it steer? The best epoch's model on the test frames, against always
+    # predicting the training mean. Does it drive? It steers a simulated car round
+    # a course no frame shows.
+    best = evaluation.best_model(best_path, model, run)
+    metrics = evaluation.test_against_mean(best, X, Y, train, test, run, batch_size=cfg.BATCH_SIZE, seed=cfg.seed)
+    drive_metrics, references = drive.closed_loop(best, run, cfg.DRIVE_SECONDS)
+    run.finish(dataset=dict(source, train=len(train), validation=n_val, test=n_test, mirrored=cfg.MIRROR,
+                            samples_per_epoch=samples_per_epoch),
+               metrics=dict(metrics, **drive_metrics), source=source["source"],
+               best_model=best_path.name if best_path.exists() else None, drive_references=references,
+               distribute=distribute.describe(strategy))
     return 0
 
 

@@ -29,8 +29,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from chapter2.models import epoch_fit, epoch_logs  # noqa: E402
-from chapter2.run import distribute, flags, plots, runfolder  # noqa: E402
+from chapter2.run import distribute, epoch_fit, epoch_logs, flags, plots, runfolder  # noqa: E402
 from chapter2.run.errors import InputError  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ------------------------------
@@ -44,11 +43,12 @@ EPOCHS = 500                # passes over the pairs (exercise 8)
 BATCH_SIZE = 1              # pairs per optimizer step; 25 puts them all in one (exercise 8)
 PREDICT_LETTERS = 3         # letters generated from each start letter, each fed back in (exercise 9)
 # --- Run ------------------------------------------------------------------------
-FAST_FIT = True             # each epoch's steps in one compiled call (chapter2/models/epoch_fit.py);
-                            # false: the listing's model.fit, one call per step
+FAST_FIT = True             # each epoch's steps in one compiled call (chapter2/run/epoch_fit.py);
+                            # false: the listing's model.fit
 BACKUP_EVERY = 100          # epochs between resume points (rerun with the same --run-dir to resume)
 
 QUICK = {"EPOCHS": 10}
+LAB = {}  # the full run takes seconds: the exercises use it as it is
 BOUNDS = {"SEQ_LENGTH": (1, 24), "UNITS": (1, 4096), "EPOCHS": (1, 1000000), "BATCH_SIZE": (1, 25),
           "PREDICT_LETTERS": (1, 24), "BACKUP_EVERY": (1, None)}
 alphabet = string.ascii_uppercase   # the listing's "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -137,7 +137,7 @@ def heat_map(probabilities, first_row, title):
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, bounds=BOUNDS,
+    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
                       options={"distribute": "refused: this model trains on one device"})
     distribute.require_single_device(cfg, "this model trains on one device (a stateful LSTM carries its "
                                           "state from one batch to the next, which replicas cannot share)")
@@ -156,25 +156,25 @@ def main(argv=None):
     y = keras.utils.to_categorical(data_y, num_classes=26)  # Keras 3: np_utils.to_categorical is gone
     print(f"data: {len(x)} pairs, X {x.shape} (letters as {cfg.WINDOW_AS}, divided by 26), y {y.shape}")
 
-    # --- Model and training
+    # --- Model and training: the listing's fit(X, y, epochs=500, batch_size=1, verbose=2)
     model = build_model(x.shape[1:], cfg.UNITS, cfg.STATEFUL, cfg.BATCH_SIZE)
     run = runfolder.start("chapter_2_4", cfg)
     model.summary()
-    initial_epoch = run.resume(model)
-    # TensorBoard's scalars are written every BACKUP_EVERY epochs in one call
-    # (Keras' own callback costs more per epoch than this model's training),
-    # and the console gets a line every tenth of the run, not one per epoch.
+    # TensorBoard's scalars are written every BACKUP_EVERY epochs in one call, and the console
+    # gets a line every tenth of the run: per epoch, either costs more than this model's training.
     callbacks = [epoch_logs.EpochScalars(run.logs, every=cfg.BACKUP_EVERY),
                  epoch_logs.EpochLines(cfg.EPOCHS, every=max(1, cfg.EPOCHS // 10))]
-    callbacks += run.callbacks(samples_per_epoch=len(x), backup_every=cfg.BACKUP_EVERY, tensorboard=False)
+    if cfg.STATEFUL:
+        callbacks.append(epoch_fit.ResetStates())  # the stateful LSTM forgets at the start of every epoch
+    initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last resume point
+    callbacks += run.callbacks(samples_per_epoch=len(x), backup_every=cfg.BACKUP_EVERY)
     started = time.perf_counter()
-    if cfg.FAST_FIT:
-        epoch_fit.fit(model, x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=not cfg.STATEFUL,
-                      reset_states_each_epoch=cfg.STATEFUL, callbacks=callbacks, initial_epoch=initial_epoch)
-    else:  # the listing's fit (its verbose=2 printed a line per epoch; EpochLines prints ten)
-        resets = [epoch_fit.ResetStates()] if cfg.STATEFUL else []
+    if not cfg.FAST_FIT:
         model.fit(x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=not cfg.STATEFUL, verbose=0,
-                  callbacks=resets + callbacks, initial_epoch=initial_epoch)
+                  callbacks=callbacks, initial_epoch=initial_epoch)
+    else:  # the same steps, each epoch in one compiled call: fit spends most of its time per step in Python
+        epoch_fit.fit(model, x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=not cfg.STATEFUL,
+                      callbacks=callbacks, initial_epoch=initial_epoch)
     fit_seconds = time.perf_counter() - started  # the callbacks' work (logs, resume points) included
 
     # --- Evaluation: accuracy on the pairs, then each input and its prediction.

@@ -1,5 +1,5 @@
 """Chapter_2_2.py and Chapter_2_3.py: the listings' networks, the steering
-pipeline (chapter2/models/steering.py), the checks before a run, and --quick
+pipeline (chapter2/steering/), the checks before a run, and --quick
 runs end to end on simulator data."""
 
 import json
@@ -12,7 +12,7 @@ from steering_checks import check_run
 
 import Chapter_2_2
 import Chapter_2_3
-from chapter2.models import steering
+from chapter2.steering import checks, evaluation, pipeline
 from chapter2.run import flags
 from chapter2.run.errors import InputError
 
@@ -77,7 +77,7 @@ def test_the_knobs_change_the_network_as_the_size_arithmetic_says(module, change
     settings.update(changes)
     model = module.build_model(**settings)
     pooling = settings["pooling"] if module is Chapter_2_2 else (settings["pooling"], False, False)
-    assert steering.feature_map(settings["filters"], settings["kernel_size"], settings["strides"],
+    assert checks.feature_map(settings["filters"], settings["kernel_size"], settings["strides"],
                                 settings["pool_size"], pooling) == flatten_shape(model)
     default = module.build_model(dense=8)
     assert model.count_params() != default.count_params() or kinds(model) != kinds(default)
@@ -103,10 +103,10 @@ def test_a_dense_layer_that_cannot_fit_is_refused_before_anything_is_built(tmp_p
     # the estimate itself: 16 bytes per Dense weight (weights, gradients, adam's two moments)
     weights = 7488 * 256 + 256
     monkeypatch.setattr(flags, "available_memory", lambda: 20 * weights + 100)
-    assert steering.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256) == 7488
+    assert checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256) == 7488
     monkeypatch.setattr(flags, "available_memory", lambda: 20 * weights - 100)  # 80 % of it is usable
     with pytest.raises(InputError, match="--dense 256: the Dense layer's 1,917,184 weights"):
-        steering.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256)
+        checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256)
 
 
 @pytest.mark.parametrize("module, argv, words", [
@@ -122,9 +122,9 @@ def test_impossible_settings_are_refused_in_one_line(module, argv, words, tmp_pa
 
 
 def test_warmup_rises_linearly_then_holds():
-    schedule = steering.warmup(1e-3, 100)
+    schedule = Chapter_2_3.warmup(1e-3, 100)
     assert [float(schedule(step)) for step in (0, 25, 100, 5000)] == pytest.approx([0, 2.5e-4, 1e-3, 1e-3])
-    assert steering.warmup(1e-3, 0) == 1e-3
+    assert Chapter_2_3.warmup(1e-3, 0) == 1e-3
 
 
 def test_batches_mirror_on_the_fly_without_copying_the_set():
@@ -133,7 +133,7 @@ def test_batches_mirror_on_the_fly_without_copying_the_set():
     X[:, :, :8] = np.arange(n, dtype=np.uint8)[:, None, None, None] + 1  # a marked left edge per frame
     Y = np.linspace(-0.9, 0.9, n).astype(np.float32)
     rows = np.array([1, 4, 7, 8])
-    ds, total = steering.batches(X, Y, rows, 3, mirror=True, shuffle=True, seed=1)
+    ds, total = pipeline.batches(X, Y, rows, 3, mirror=True, shuffle=True, seed=1)
     assert total == 8
     seen = []
     for xb, yb in ds.as_numpy_iterator():
@@ -143,20 +143,17 @@ def test_batches_mirror_on_the_fly_without_copying_the_set():
             assert y == pytest.approx(-Y[frame] if flipped else Y[frame])
             seen.append((frame, bool(flipped)))
     assert sorted(seen) == sorted((r, f) for r in rows.tolist() for f in (False, True))
-    plain, _ = steering.batches(X, Y, rows, 3)
+    plain, _ = pipeline.batches(X, Y, rows, 3)
     assert np.concatenate([y for _, y in plain.as_numpy_iterator()]).tolist() == pytest.approx(Y[rows].tolist())
-    train, val, test = steering.split(50, 0.1, 0.1, seed=3)
-    assert (len(train), len(val), len(test)) == (40, 5, 5)
-    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(50))
 
 
 def test_test_frames_figure_has_a_legend_and_outlined_okabe_ito_lines():
     frames = np.full((2, 120, 160, 3), 200, np.uint8)
-    fig = steering.frames_figure(frames, np.array([0.5, -0.2]), np.array([0.1, 0.3]))
+    fig = evaluation.frames_figure(frames, np.array([0.5, -0.2]), np.array([0.1, 0.3]))
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts == ["true (the driver)", "predicted (the model)"]
     lines = fig.axes[0].get_lines()
-    assert [l.get_color() for l in lines] == [steering.SKY_BLUE, steering.ORANGE]
+    assert [l.get_color() for l in lines] == [evaluation.SKY_BLUE, evaluation.ORANGE]
     assert lines[0].get_linestyle() != lines[1].get_linestyle() and all(l.get_path_effects() for l in lines)
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import Chapter_2_4 as ch
-from chapter2.models import epoch_fit
+from chapter2.run import epoch_fit
 from chapter2.run import flags, runfolder, tblog
 from conftest import run_script
 

@@ -1,11 +1,11 @@
-"""chapter2.models.epoch_fit and epoch_logs: the same steps as model.fit, each
+"""chapter2.run.epoch_fit and epoch_logs: the same steps as model.fit, each
 epoch in one compiled call; cheap per-epoch TensorBoard scalars and console lines."""
 
 import keras
 import numpy as np
 import pytest
 
-from chapter2.models import epoch_fit, epoch_logs
+from chapter2.run import epoch_fit, epoch_logs
 from chapter2.run import tblog
 
 
@@ -43,7 +43,7 @@ def test_the_same_steps_as_fit(batch_size, stateful, jit_compile):
     resets = [epoch_fit.ResetStates()] if stateful else []
     h_plain = plain.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, callbacks=resets)
     h_fast = epoch_fit.fit(fast, x, y, epochs=2, batch_size=batch_size, shuffle=False,
-                           reset_states_each_epoch=stateful, jit_compile=jit_compile)
+                           callbacks=[epoch_fit.ResetStates()] if stateful else [], jit_compile=jit_compile)
     assert np.abs(plain.get_weights()[0] - start[0]).max() > 1e-3  # it trained
     for w_plain, w_fast in zip(plain.get_weights(), fast.get_weights()):
         np.testing.assert_allclose(w_fast, w_plain, rtol=1e-4, atol=1e-6)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from chapter2.run import console, flags, runfolder
+from chapter2.run import console, flags, resume, runfolder
 from chapter2.run.errors import InputError
 from conftest import ROOT, script_env
 
@@ -100,10 +100,12 @@ def tiny_model():
     return model
 
 
-def fit(run, model, epochs, x, y, **kw):
-    start = run.resume(model)
+def fit(run, model, epochs, x, y, best_model=None, patience=None):
+    callbacks = [resume.BestModel(best_model)] if best_model else []
+    callbacks += [resume.EarlyStopping(patience=patience)] if patience is not None else []
+    start = run.resume(model, callbacks)
     model.fit(x, y, epochs=epochs, initial_epoch=start, verbose=0, validation_data=(x, y),
-              callbacks=run.callbacks(samples_per_epoch=len(x), tensorboard=False, **kw))
+              callbacks=callbacks + run.callbacks(samples_per_epoch=len(x)))
     return start
 
 
@@ -125,11 +127,11 @@ def test_resume_restores_weights_optimizer_and_best_model_state(tmp_path, capsys
 
     again = runfolder.start("chapter_test", cfg)
     fresh = tiny_model()
-    assert again.resume(fresh) == 3  # training had finished
+    kept = resume.BestModel(again.file("best.keras"))
+    assert again.resume(fresh, [kept]) == 3  # training had finished
     for a, b in zip(model.weights + model.optimizer.variables, fresh.weights + fresh.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    callbacks = again.callbacks(best_model=again.file("best.keras"), patience=5, tensorboard=False)
-    assert next(cb for cb in callbacks if type(cb).__name__ == "BestModel").best == best
+    assert kept.best == best
     again.release()
 
 

@@ -325,3 +325,8 @@ class _Loop:
                     break
             callback_list.on_train_end(logs)
         return model.history
+
+
+def is_multiworker(strategy):
+    """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() above trains instead."""
+    return _multiworker(strategy)

@@ -13,16 +13,20 @@ before TensorFlow is imported, so it takes well under a second.
 
 import argparse
 import ast
+import difflib
+import errno
 import gc
 import io
 import math
 import os
 import re
+import shlex
 import sys
 import tokenize
 import traceback
 from pathlib import Path
 
+from chapter2 import chapter
 from chapter2.run import distribute
 from chapter2.run.errors import InputError, TrainingDiverged
 
@@ -62,9 +66,10 @@ class Config:
     for run options, ``cfg.constants`` for the dict of every constant's value
     in use and ``cfg.defaults`` for the script's own values."""
 
-    def __init__(self, constants, options, defaults=None):
+    def __init__(self, constants, options, defaults=None, edited=()):
         self.constants = dict(constants)
         self.defaults = dict(defaults if defaults is not None else constants)
+        self.edited = tuple(edited)  # constants whose value comes from an edited script file
         for name, value in constants.items():
             setattr(self, name, value)
         for name, value in options.items():
@@ -72,7 +77,8 @@ class Config:
         self.options = dict(options)
 
     def changed(self):
-        """{name: value} of the constants that differ from the script's own."""
+        """{name: value} of the constants that differ from the values the script ships with
+        (chapter2/chapter.py), or from a smoke or lab run's values."""
         return {k: v for k, v in self.constants.items() if self.defaults.get(k) != v}
 
     def __repr__(self):
@@ -83,6 +89,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag ends in one line and an InputError."""
 
     def error(self, message):
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        if unknown:
+            known = [o for action in self._actions for o in action.option_strings]
+            close = difflib.get_close_matches(unknown.group(1).split("=")[0], known, n=1)
+            if close:
+                message += f"; did you mean {close[0]}?"
         raise InputError(f"{message} (see --help)")
 
 
@@ -230,10 +242,9 @@ def help_from_source(path):
 
 # --- the parser ------------------------------------------------------------------
 
-def build_parser(constants, described, namespace, *, quick=None, bounds=None, data=None, options=None,
-                 seed=7):
+def build_parser(constants, described, namespace, *, quick=None, lab=None, bounds=None, data=None,
+                 options=None, seed=7):
     """The argparse parser of a script: its constants by group, its options, the run flags."""
-    quick = dict(quick or {})
     doc = namespace.get("__doc__") or ""
     parser = _Parser(
         prog=Path(namespace.get("__file__") or sys.argv[0]).name,
@@ -242,19 +253,26 @@ def build_parser(constants, described, namespace, *, quick=None, bounds=None, da
         epilog="Every setting above is a constant at the top of the script: edit it there or give the flag.",
     )
     groups = {}
+
+    def group(title):
+        key = title.lower()
+        if key not in groups:
+            groups[key] = parser.add_argument_group(title)
+        return groups[key]
+
     for name, default in constants.items():
         group_name, text = described.get(name, ("settings", ""))
-        group = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
         helptext = f"{text} [default: {show(default)}]" if text else f"[default: {show(default)}]"
         helptext = helptext.replace("%", "%%")
         if isinstance(default, bool):
-            group.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
-                               default=None, help=helptext)
+            group(group_name).add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
+                                           default=None, help=helptext)
         else:
             kind = type(default[0] if isinstance(default, tuple) else default).__name__.upper()
-            group.add_argument(flag_name(name), dest=name, type=_converter(name, default), default=None,
-                               metavar=kind + ("S" if isinstance(default, tuple) else ""), help=helptext)
-    script = parser.add_argument_group("script options")
+            group(group_name).add_argument(
+                flag_name(name), dest=name, type=_converter(name, default), default=None,
+                metavar=kind + ("S" if isinstance(default, tuple) else ""), help=helptext)
+    script = group("script options")
     if data:
         script.add_argument("--data", type=Path, default=None, metavar="PATH", help=data)
     for option, helptext in (options or {}).items():
@@ -262,11 +280,14 @@ def build_parser(constants, described, namespace, *, quick=None, bounds=None, da
             distribute.add_flags(script)
             continue
         script.add_argument("--" + option.replace("_", "-"), dest=option, help=helptext, **OPTIONS[option])
-    run = parser.add_argument_group("run options")
-    run.add_argument("--quick", action="store_true",
-                     help="smoke run: a small data subset and few epochs (" + (
-                         ", ".join(f"{k}={show(v)}" for k, v in quick.items()) or "no other change")
-                     + "); its figures are not results")
+    run = group("run")  # the constants under a "# --- Run ---" header share it
+    sizes = run.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true",
+                       help=f"smoke run: {_overrides(quick)}; checks that the script works, "
+                            "its figures are not results")
+    sizes.add_argument("--lab", action="store_true",
+                       help=f"lab size for the exercises: {_overrides(lab)}; shows an exercise's effect "
+                            "in minutes (docs/exercises.md)")
     run.add_argument("--seed", type=_seed, default=seed,
                      help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {seed}]")
     run.add_argument("--deterministic", action="store_true",
@@ -279,6 +300,10 @@ def build_parser(constants, described, namespace, *, quick=None, bounds=None, da
     return parser
 
 
+def _overrides(sizes):
+    return ", ".join(f"{flag_name(k)} {show(v)}" for k, v in (sizes or {}).items()) or "the full settings"
+
+
 def _seed(text):
     try:
         value = int(text)
@@ -289,12 +314,12 @@ def _seed(text):
     return value
 
 
-def parse(namespace, argv=None, *, quick=None, bounds=None, data=None, options=None, seed=7):
+def parse(namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None, options=None, seed=7):
     """Parse `argv` into a Config built from the constants in `namespace`.
 
     namespace:   the script's ``globals()``.
-    quick:       constant overrides for ``--quick`` (a smoke run); a flag the
-                 user gives explicitly wins over them.
+    quick, lab:  constant overrides for ``--quick`` (a smoke run) and ``--lab``
+                 (the exercises' lab size); a flag given explicitly wins.
     bounds:      ``{"EPOCHS": (1, None)}``: inclusive limits checked on every
                  number of that constant. Numbers without an entry must not
                  be negative.
@@ -306,28 +331,31 @@ def parse(namespace, argv=None, *, quick=None, bounds=None, data=None, options=N
     constants = constants_of(namespace)
     path = namespace.get("__file__")
     described = describe(Path(path).read_text(encoding="utf-8")) if path and Path(path).is_file() else {}
-    parser = build_parser(constants, described, namespace, quick=quick, bounds=bounds, data=data,
+    parser = build_parser(constants, described, namespace, quick=quick, lab=lab, bounds=bounds, data=data,
                           options=options, seed=seed)
     args = parser.parse_args(argv)
-    quick, bounds = dict(quick or {}), dict(bounds or {})
+    size = dict((quick if args.quick else lab if args.lab else None) or {})
+    bounds = dict(bounds or {})
     values = {}
     for name, default in constants.items():
         given = getattr(args, name)
-        if given is not None:
-            values[name] = given
-        elif args.quick and name in quick:
-            values[name] = quick[name]
-        else:
-            values[name] = default
+        values[name] = given if given is not None else size.get(name, default)
         if isinstance(values[name], (int, float, tuple)) and not isinstance(values[name], bool):
             _check_bounds(flag_name(name), values[name], bounds.get(name, (0, None)))
     if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}", args.name):
         raise InputError(f"--name expects up to 40 letters, digits, '.', '_' or '-', got {args.name!r}")
+    if args.run_dir is not None and (args.run_dir / "metrics.json").exists():
+        raise InputError(f"--run-dir {args.run_dir}: already holds a finished run (metrics.json); "
+                         "choose a new folder")
     options = {k: v for k, v in vars(args).items() if k not in constants}
-    # What counts as a change is measured against the script's own values,
-    # or, for a smoke run, against the smoke run's.
-    defaults = dict(constants, **(quick if args.quick else {}))
-    cfg = Config(values, options, defaults=defaults)
+    # Changes are measured against the values the script ships with, so an
+    # edited constant counts like a flag; a smoke or lab run's own values are no change.
+    shipped = chapter.shipped(Path(path).stem) if path else None
+    shipped = {k: v for k, v in (shipped or {}).items() if k in constants}
+    edited = [k for k, v in shipped.items() if constants[k] != v and getattr(args, k) is None
+              and k not in size]
+    defaults = {**constants, **shipped, **size}
+    cfg = Config(values, options, defaults=defaults, edited=edited)
     seed_everything(cfg.seed, cfg.deterministic)
     return cfg
 
@@ -344,16 +372,22 @@ def seed_everything(seed, deterministic=False):
         tf.config.experimental.enable_op_determinism()
 
 
+# The run folder of the run in progress, for the line that says how to resume it.
+current_run_dir = None
+DISK_FULL = 3  # exit status when a write ran out of space (bad input is 2, a failed run 1)
+
+
 def run(main, argv=None):
     """Call ``main(argv)`` the way the shell should see it: an InputError is
     one line on stderr and exit status 2, a diverged training run one line and
-    exit status 1, Ctrl-C a hint on how to resume."""
+    exit status 1, a full disk one line and status 3, Ctrl-C the command that
+    resumes the run."""
     try:
         return _run(main, argv)
     finally:
         # Python's last garbage collection would walk every object TensorFlow
-        # and Keras made (about a second); the process is ending, so skip it.
-        # Files and event writers are closed by then.
+        # and Keras made; the process is ending, so skip it. Files and event
+        # writers are closed by then.
         gc.freeze()
 
 
@@ -367,14 +401,50 @@ def _run(main, argv):
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: rerun with the same --run-dir to resume from the last finished epoch",
-              file=sys.stderr)
+        print(f"\ninterrupted{resume_hint(argv)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
-    except Exception:  # a bug, not bad input: keep the traceback
-        traceback.print_exc()
-        return 1
+    except Exception as err:
+        status = _environment_failure(err)
+        if status is None:  # a bug, not bad input: keep the traceback
+            traceback.print_exc()
+            return 1
+        return status
+
+
+def resume_hint(argv=None):
+    """': to resume from the last finished epoch, run: python SCRIPT ... --run-dir DIR', or ''."""
+    if current_run_dir is None:
+        return ""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, a in enumerate(args):  # drop any --run-dir the command had, then name the folder
+        if a == "--run-dir":
+            del args[i:i + 2]
+            break
+        if a.startswith("--run-dir="):
+            del args[i]
+            break
+    command = ["python", Path(sys.argv[0]).name, *args, "--run-dir", str(current_run_dir)]
+    return f": to resume from the last finished epoch, run:\n  {shlex.join(command)}"
+
+
+def _environment_failure(err):
+    """One line and an exit status for a failure of the machine rather than
+    of the code (disk full, a name too long, a read-only folder), else None.
+    TensorFlow reports a full disk as its own error type with the text."""
+    text = " ".join(str(err).split())
+    code = getattr(err, "errno", None)
+    if code == errno.ENOSPC or "No space left on device" in text:
+        where = getattr(err, "filename", None) or current_run_dir or "the disk"
+        print(f"error: no space left on the disk while writing {where}; nothing already written was lost: "
+              f"free some space and rerun the same command{resume_hint()}".rstrip(), file=sys.stderr)
+        return DISK_FULL
+    if code in (errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        name = getattr(err, "filename", None) or "a file"
+        print(f"error: cannot write {name}: {os.strerror(code)}", file=sys.stderr)
+        return 2
+    return None
 
 
 def available_memory():

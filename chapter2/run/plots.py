@@ -36,3 +36,11 @@ def save(fig, path, show=None):
         plt.close(fig)
     print(f"wrote {path}")
     return path
+
+
+def mark(fig, settings, smoke=False):
+    """Write the run's settings under the figure, and "smoke run" after --quick."""
+    text = f"settings: {settings}"
+    if smoke:
+        text += "   |   smoke run (--quick): checks that the script works, not a result"
+    fig.text(0.5, 0.0, text, ha="center", va="top", fontsize=8, color="#D55E00" if smoke else "#555555")

@@ -17,6 +17,7 @@ A restore must match every variable of the model and the optimizer, or the
 point counts as damaged.
 """
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -91,8 +92,12 @@ class ResumePoints:
         self._remove(before=epoch)
 
     def clear(self):
-        """Delete every point and the folder (the run has finished)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete every point's files (the run has finished), and the folder
+        if nothing else is in it: a file the run did not write stays."""
+        if self.folder.is_dir():
+            self._remove(before=float("inf"))
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
 
     def _remove(self, before):
         """Delete the files of points older than epoch `before`, with the

@@ -1,17 +1,20 @@
 """One folder per run: TensorBoard logs, resume points, figures, metrics.json.
 
-    run = runfolder.start("chapter_2_1", cfg)      # checks, locks, seeds, prints where
-    initial_epoch = run.resume(model)              # 0, or where an interrupted run stopped
+    run = runfolder.start("chapter_2_1", cfg)      # checks, locks, prints where
+    callbacks = [keras.callbacks.TensorBoard(run.logs), ...]   # the listing's callbacks
+    initial_epoch = run.resume(model, callbacks)   # 0, or where an interrupted run stopped
     model.fit(..., initial_epoch=initial_epoch, verbose=run.verbose,
-              callbacks=run.callbacks(samples_per_epoch=n))
+              callbacks=callbacks + run.callbacks(samples_per_epoch=n))
     run.save_model(model)                          # atomic .keras file
     run.save_figure(fig, "reconstructions.png")
     run.finish(dataset={...}, metrics={...})       # writes metrics.json
 
 A run folder is named by the date, time and the settings that differ from
-the script's (``runs/chapter_2_2/20261127-181500-strides2``). It records
-what it is in ``run.json``; rerunning into it with the same settings resumes
-the run, with other settings is refused. One process at a time holds it
+the values the script ships with (``runs/chapter_2_2/20261127-181500-strides2``).
+It records what it is in ``run.json``, written first: a folder without it is
+not a run folder, and a non-empty one is refused. Rerunning into a run folder
+with the same settings and data resumes the run; with others it is refused.
+The run writes, replaces and removes only files it made. One process at a time holds it
 (``.lock``). The per-epoch history lives in ``history.csv`` (Keras'
 CSVLogger), so metrics.json and TensorBoard cover the whole resumed run.
 """
@@ -33,24 +36,28 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2.run import distribute, hparams, plots
+from chapter2.run import distribute, flags, hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
 from chapter2.run.files import atomic_path, read_json, write_json
 from chapter2.run.flags import show
-from chapter2.run.resume import BestModel, EarlyStopping, ResumePoints, SaveResumePoint
+from chapter2.run.resume import ResumePoints, SaveResumePoint
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 IDENTITY_FILE = "run.json"
 LOCK_FILE = ".lock"
+MADE_BY = "chapter2"  # run.json's marker: the folder is a run folder this project made
+# What a run folder holds besides the outputs it records in run.json.
+BOOKKEEPING = {IDENTITY_FILE, LOCK_FILE, HISTORY_FILE, METRICS_FILE, "logs", "resume"}
 # Settings a rerun may change and still resume: how long training goes on.
 RESUMABLE_CHANGES = ("EPOCHS", "PATIENCE")
 
 
 class Run:
-    def __init__(self, script, cfg, path, lock):
+    def __init__(self, script, cfg, path, lock, identity=None):
         self.script = script
         self.cfg = cfg
+        self.identity = identity or {}
         self.path = Path(path)
         self.logs = self.path / "logs"
         self.points = ResumePoints(self.path / "resume")
@@ -59,6 +66,7 @@ class Run:
         self.samples_per_epoch = None
         self._lock = lock
         self._model = None
+        self._stateful = []
 
     def file(self, name):
         """A path inside the run folder."""
@@ -70,50 +78,40 @@ class Run:
         return 1 if sys.stdout.isatty() else 2
 
     # -- training -------------------------------------------------------
-    def resume(self, model):
+    def resume(self, model, callbacks=()):
         """Load the last resume point of an interrupted run into `model`
-        (compiled) and return the epoch to start from (0 for a new run; the
-        number of epochs when training had already finished)."""
+        (compiled) and give the callbacks that keep state across a restart
+        (the best model so far, early stopping's patience) their saved state.
+        Returns the epoch to start from: 0 for a new run, the number of epochs
+        when training had already finished."""
         self._model = model
+        self._stateful = [cb for cb in callbacks if hasattr(cb, "resume_state")]
         epoch, record = self.points.restore(model)
+        wanted = self.cfg.constants.get("EPOCHS")
         if epoch and record.get("finished"):
-            epoch = max(epoch, self.cfg.constants.get("EPOCHS", epoch))
-            print(f"resuming: training had finished ({record['epoch']} epochs); "
-                  "running the steps after it")
+            epoch = max(epoch, wanted or epoch)
+            print(f"resuming: training had finished ({record['epoch']} epochs); running the steps after it")
         elif epoch:
+            if wanted is not None and epoch > wanted:
+                raise InputError(f"--run-dir {self.path}: {epoch} epochs are done already; --epochs {wanted} "
+                                 f"is fewer: rerun with --epochs {epoch} or more to resume")
             print(f"resuming: after epoch {epoch}")
+        for cb in self._stateful:
+            cb.restore(self.points.state.get(type(cb).__name__) or {})
         self.initial_epoch = epoch
         self._trim_history(epoch)
         _drop_events_from(self.logs, epoch)  # an interrupted process may have logged epochs past it
         return epoch
 
-    def callbacks(self, samples_per_epoch=None, *, best_model=None, monitor="val_loss", patience=None,
-                  backup_every=1, tensorboard=True):
-        """The callbacks every run uses, in the order they must run: the NaN
-        guard and epoch timer, the best model (`best_model`: a path in the
-        run folder) and early stopping (`patience`), history.csv and
-        TensorBoard, and last the resume point, so that an epoch is recorded
-        everywhere before the run counts it as done."""
+    def callbacks(self, samples_per_epoch=None, *, backup_every=1):
+        """The run's own callbacks, to go after the script's: the NaN guard and
+        epoch timer, history.csv, and last the resume point, so that an epoch
+        is recorded everywhere before the run counts it as done."""
         if self._model is None:
-            raise RuntimeError("call run.resume(model) before run.callbacks()")
+            raise RuntimeError("call run.resume(model, callbacks) before run.callbacks()")
         self.samples_per_epoch = samples_per_epoch
-        state = self.points.state
-        cbs = [EpochGuard()]
-        kept = []
-        if best_model is not None:
-            best = BestModel(best_model, monitor=monitor, model=self._model)
-            best.restore(state.get("BestModel", {}))
-            kept.append(best)
-        if patience is not None:
-            stop = EarlyStopping(monitor=monitor, patience=patience)
-            stop.restore(state.get("EarlyStopping"))
-            kept.append(stop)
-        cbs += kept
-        cbs.append(keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True))
-        if tensorboard:
-            cbs.append(keras.callbacks.TensorBoard(log_dir=str(self.logs), profile_batch=0))
-        cbs.append(SaveResumePoint(self.points, every=backup_every, states=kept))
-        return cbs
+        return [EpochGuard(), keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True),
+                SaveResumePoint(self.points, every=backup_every, states=self._stateful)]
 
     def history(self):
         """Per-epoch logs of the whole run (all resumed parts), from history.csv."""
@@ -123,10 +121,7 @@ class Run:
         """Keep history.csv's rows of the first `epochs` epochs only: epochs
         after the resume point are trained again and logged again."""
         path = self.file(HISTORY_FILE)
-        if not path.exists():
-            return
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
+        rows = _csv_rows(path)
         if not rows:
             return
         header, kept = rows[0], [rows[0]]
@@ -136,8 +131,8 @@ class Run:
                     kept.append(row)
             except ValueError:
                 continue
-        if len(kept) != len(rows):
-            with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        if len(kept) != len(rows) or _damaged_csv(path):
+            with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
                 csv.writer(fh).writerows(kept if len(kept) > 1 else [])
 
     def timing(self, history=None):
@@ -153,15 +148,27 @@ class Run:
     # -- outputs --------------------------------------------------------
     def save_model(self, model, name="model.keras"):
         """Save `model` in the run folder without ever leaving a partial file."""
-        path = self.file(name)
+        path = self._output(name)
         with atomic_path(path) as tmp:
             model.save(str(tmp))
         return path
 
     def save_figure(self, fig, name):
-        path = self.file(name)
+        """Save `fig` as a PNG, marked with the run's changed settings (and as a
+        smoke run after --quick), so that figures of exercise variants differ."""
+        path = self._output(name)
+        plots.mark(fig, settings_text(self.cfg), smoke=self.cfg.options.get("quick", False))
         plots.save(fig, path, show=getattr(self.cfg, "show", False))
         return path
+
+    def _output(self, name):
+        """The path of an output the run writes, recorded in run.json first, so
+        that a resumed run knows the file is its own."""
+        files = self.identity.setdefault("files", [])
+        if name not in files:
+            files.append(name)
+            write_json(self.file(IDENTITY_FILE), self.identity)
+        return self.file(name)
 
     def finish(self, *, dataset, metrics, history=None, timing=None, **extra):
         """Write metrics.json (what ran, on what, how well, how fast, where),
@@ -172,6 +179,7 @@ class Run:
             "dataset": dataset,
             "config": config_record(self.cfg),
             "changed": {k: show(v) for k, v in self.cfg.changed().items()},
+            "edited_in_file": [k for k in getattr(self.cfg, "edited", ()) if k in self.cfg.changed()],
             "metrics": {k: _clean(v) for k, v in metrics.items()},
             "history": history,
             "timing": timing if timing is not None else self.timing(history),
@@ -187,9 +195,8 @@ class Run:
         hparams.log_hparams(self.logs, dict(record["config"], script=self.script), hparams.headline(record),
                             run_name=str(self.path), start_time=self.started,
                             step=record["timing"].get("epochs", 0))
-        if self.cfg.quick:
-            print("smoke run (--quick): a few epochs on a small subset; its figures check that the "
-                  "script works and are not results")
+        if self.cfg.options.get("quick"):
+            print("smoke run (--quick): its figures check that the script works and are not results")
         self.points.clear()
         self.release()
         return record
@@ -198,6 +205,7 @@ class Run:
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+            flags.current_run_dir = None
 
 
 class EpochGuard(keras.callbacks.Callback):
@@ -231,40 +239,59 @@ def config_record(cfg):
 
 
 def folder_name(cfg, stamp):
-    """``<date-time>[-<changed settings>][-quick][-<name>]``, filesystem-safe."""
+    """``<date-time>[-<changed settings>][-quick|-lab][-<name>]``, filesystem-safe."""
     parts = []
     for name, value in cfg.changed().items():
-        if isinstance(value, tuple):
-            text = "x".join("t" if v is True else "f" if v is False else str(v) for v in value)
-        elif isinstance(value, bool):
-            text = "" if value else "no"
-            parts.append(text + name.lower().replace("_", ""))
-            continue
+        key = name.lower().replace("_", "")
+        if isinstance(value, bool):
+            parts.append(("" if value else "no") + key)
+        elif isinstance(value, tuple):
+            parts.append(key + "x".join("t" if v is True else "f" if v is False else str(v) for v in value))
         else:
-            text = str(value)
-        parts.append(name.lower().replace("_", "") + text)
+            parts.append(key + str(value))
     if cfg.seed != 7:
         parts.append(f"seed{cfg.seed}")
     slug = re.sub(r"[^A-Za-z0-9.x-]+", "", "-".join(parts))
     if len(slug) > 48:
         slug = slug[:40] + "-" + hashlib.sha1(slug.encode()).hexdigest()[:6]
-    tail = [p for p in (slug, "quick" if cfg.quick else "", getattr(cfg, "name", None) or "") if p]
+    size = "quick" if cfg.options.get("quick") else "lab" if cfg.options.get("lab") else ""
+    tail = [p for p in (slug, size, getattr(cfg, "name", None) or "") if p]
     return "-".join([stamp] + tail)
 
 
-def start(script, cfg):
-    """Make (or reopen, to resume) the run folder, lock it, and print where the run writes and how to watch it."""
+def settings_text(cfg):
+    """The changed settings as flags, saying which came from the edited script
+    file: ``--kernel-size 5 (edited in the file), --epochs 3``."""
+    edited = set(getattr(cfg, "edited", ()))
+    said = [f"{flags.flag_name(k)} {show(v)}" + (" (edited in the file)" if k in edited else "")
+            for k, v in cfg.changed().items()]
+    size = " (--quick)" if cfg.options.get("quick") else " (--lab)" if cfg.options.get("lab") else ""
+    return (", ".join(said) or "the chapter's") + size
+
+
+def fingerprint(*arrays):
+    """A cheap fingerprint of the data a run trains on: the arrays' shapes and
+    types and a hash of an evenly spaced sample of their bytes (at most ~8 MB)."""
+    digest = hashlib.blake2b(digest_size=12)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        flat = array.reshape(-1).view(np.uint8) if array.size else np.zeros(0, np.uint8)
+        step = max(1, flat.size // (8 << 20))
+        digest.update(flat[::step].tobytes())
+    return digest.hexdigest()
+
+
+def start(script, cfg, *, data=None):
+    """Make (or reopen, to resume) the run folder, lock it, and print where
+    the run writes and how to watch it. `data`: the fingerprint of the data
+    the run trains on (``fingerprint(...)``); a resumed run must train on the same."""
     plots.configure(show=getattr(cfg, "show", False))
     worker_dir = distribute.worker_run_dir()  # a multi-worker run: only the chief writes under runs/
     if worker_dir is not None:
         path = Path(worker_dir)
     elif cfg.run_dir is not None:
         path = Path(cfg.run_dir)
-        if path.exists() and not path.is_dir():
-            raise InputError(f"--run-dir {path}: exists and is not a folder")
-        if (path / METRICS_FILE).exists():
-            raise InputError(f"--run-dir {path}: already holds a finished run ({METRICS_FILE}); "
-                             "choose a new folder")
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = Path("runs") / script
@@ -273,55 +300,75 @@ def start(script, cfg):
         while path.exists():
             n += 1
             path = base / f"{folder_name(cfg, stamp)}-{n}"
-    _check_identity(path, script, cfg)
     try:
+        identity = _check_identity(path, script, cfg, data)
         path.mkdir(parents=True, exist_ok=True)
         lock = _lock(path)
-        write_json(path / IDENTITY_FILE, {"script": script, "config": config_record(cfg)})
+        write_json(path / IDENTITY_FILE, identity)
     except OSError as err:
         raise InputError(f"--run-dir {path}: cannot write there ({err.strerror or err})") from None
-    run = Run(script, cfg, path, lock)
-    changed = cfg.changed()
+    flags.current_run_dir = path
+    run = Run(script, cfg, path, lock, identity)
     print(f"run folder: {path}")
-    print("settings:   " + (", ".join(f"--{k.lower().replace('_', '-')} {show(v)}" for k, v in changed.items())
-                            or "the chapter's") + (" (--quick)" if cfg.quick else ""))
+    print(f"settings:   {settings_text(cfg)}")
     print(f"watch it:   tensorboard --logdir {shlex.quote(str(run.logs))}")
     return run
 
 
-def _check_identity(path, script, cfg):
-    """Refuse to resume a run folder of another script or other settings."""
-    record_path = path / IDENTITY_FILE
-    if not record_path.exists():
-        if path.is_dir() and (path / HISTORY_FILE).exists():
-            raise InputError(f"--run-dir {path}: holds a run without its {IDENTITY_FILE}; choose a new folder")
-        return
+def _check_identity(path, script, cfg, data):
+    """run.json's record for the run in `path`: a new one for an empty or new
+    folder, the folder's own when it holds the same run. Refuses a folder
+    that is not a run folder, a run of another script, settings or data, and
+    a run folder holding files the run did not write."""
+    new = {"made_by": MADE_BY, "script": script, "config": config_record(cfg), "data": data, "files": []}
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--run-dir {path}: exists and is not a folder")
+    if not (path / IDENTITY_FILE).exists():
+        others = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
+        if others:
+            raise InputError(f"--run-dir {path}: is not empty and not a run folder (it holds {others[0]}"
+                             f"{' and more' if len(others) > 1 else ''}); choose a new or empty folder")
+        return new
     try:
-        record = read_json(record_path)
-        old_script, old = record["script"], dict(record["config"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"--run-dir {path}: its {IDENTITY_FILE} is damaged; choose a new folder") from None
+        record = read_json(path / IDENTITY_FILE)
+        if record.get("made_by") != MADE_BY:
+            raise ValueError
+        old_script, old, files = record["script"], dict(record["config"]), list(record.get("files", []))
+        if not all(isinstance(f, str) for f in files):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(f"--run-dir {path}: its {IDENTITY_FILE} is damaged or not this project's; "
+                         "choose a new folder") from None
     if old_script != script:
         raise InputError(f"--run-dir {path}: holds a run of {old_script}, not {script}; choose a new folder")
-    new = config_record(cfg)
-    differ = [k for k in sorted(set(old) | set(new)) if k not in RESUMABLE_CHANGES
-              and _jsonish(old.get(k)) != _jsonish(new.get(k))]
+    differ = [k for k in sorted(set(old) | set(new["config"])) if k not in RESUMABLE_CHANGES
+              and _flag_text(old.get(k)) != _flag_text(new["config"].get(k))]
     if differ:
-        said = ", ".join(f"{_flag(k)} {_jsonish(old.get(k))} (now {_jsonish(new.get(k))})" for k in differ[:4])
+        said = ", ".join(f"{flags.flag_name(k)} {_flag_text(old.get(k))} (now {_flag_text(new['config'].get(k))})"
+                         for k in differ[:4])
         raise InputError(f"--run-dir {path}: holds a run with {said}; rerun with its settings to resume it, "
                          "or leave out --run-dir to start a new run")
+    if record.get("data") != data:
+        raise InputError(f"--run-dir {path}: its run trained on other data (fingerprint {record.get('data')}, "
+                         f"now {data}); rerun with that data to resume it, or leave out --run-dir")
+    ours = BOOKKEEPING | set(files) | {f".{f}.json" for f in files}
+    strangers = sorted(p.name for p in path.iterdir() if p.name not in ours and not _ours(p.name, path))
+    if strangers:
+        raise InputError(f"--run-dir {path}: holds {strangers[0]}, which this run did not write; "
+                         "move it elsewhere, then rerun to resume")
+    return dict(record, files=files, config=new["config"])
 
 
-def _flag(key):
-    return "--" + key.lower().replace("_", "-")
+def _ours(name, folder):
+    """A file a run writes without recording it: the best model and its record
+    (the record proves it), or an atomic write's leftover after a kill."""
+    return (folder / f".{name}.json").exists() or (name.startswith(".") and ".tmp" in name) \
+        or (name.startswith(".") and name.endswith(".json") and (folder / name[1:-5]).exists())
 
 
-def _jsonish(value):
-    if isinstance(value, (list, tuple)):
-        return ",".join(_jsonish(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "none" if value is None else str(value)
+def _flag_text(value):
+    """A recorded setting as a flag's text (run.json keeps tuples as lists)."""
+    return "none" if value is None else show(tuple(value) if isinstance(value, list) else value)
 
 
 def _lock(path):
@@ -349,7 +396,8 @@ def _drop_events_from(logs, step):
     from tensorboard.compat.proto import event_pb2
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    for path in sorted(Path(logs).rglob("events.out.tfevents.*")) if Path(logs).is_dir() else ():
+    folders = [Path(logs)] + [Path(logs) / sub for sub in ("train", "validation", "images")]
+    for path in sorted(p for folder in folders if folder.is_dir() for p in folder.glob("events.out.tfevents.*")):
         records = list(RawEventFileLoader(str(path)).Load())
         kept = [r for r in records if not _stale(event_pb2.Event.FromString(r), step)]
         if len(kept) == len(records) and path.stat().st_size == sum(len(r) + 16 for r in records):
@@ -365,20 +413,48 @@ def _stale(event, step):
     return event.HasField("summary") and event.step >= step
 
 
-def read_history(path):
-    """[{epoch, loss, ...}] from a history.csv; rows that are not numbers are skipped."""
+def _csv_rows(path):
+    """The rows of a CSV file as lists of text, whatever its bytes (undecodable
+    bytes replaced, fields of any size, a damaged line skipped)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         return []
-    rows = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    rows = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
             try:
-                epoch = int(row.get("epoch") or "")
-            except ValueError:
+                rows.extend(csv.reader([line.replace("\0", "")]))
+            except csv.Error:
                 continue
-            rows[epoch] = {k: _number(v) for k, v in row.items() if k and k != "epoch" and v not in ("", "NA", None)}
-    return [dict(epoch=e, **rows[e]) for e in sorted(rows)]
+    return rows
+
+
+def _damaged_csv(path):
+    """Whether a history file holds bytes that are not UTF-8 text (a kill mid-write)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return b"\0" in data
+
+
+def read_history(path):
+    """[{epoch, loss, ...}] from a history.csv, epochs counted from 1 as the
+    console counts them; rows that are not numbers are skipped."""
+    rows = _csv_rows(path)
+    if not rows:
+        return []
+    header, found = rows[0], {}
+    for row in rows[1:]:
+        values = dict(zip(header, row))
+        try:
+            epoch = int(values.get("epoch") or "") + 1
+        except ValueError:
+            continue
+        found[epoch] = {k: _number(v) for k, v in values.items() if k and k != "epoch" and v not in ("", "NA")}
+    return [dict(epoch=e, **found[e]) for e in sorted(found)]
 
 
 def versions():

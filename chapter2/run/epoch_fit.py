@@ -46,7 +46,7 @@ def reset_states(model):
 
 class ResetStates(keras.callbacks.Callback):
     """Zero a stateful LSTM's memory at the start of every epoch (for
-    ``model.fit``; ``fit`` below takes ``reset_states_each_epoch``)."""
+    ``model.fit`` and ``fit`` below alike)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         reset_states(self.model)
@@ -99,13 +99,12 @@ class EpochLoop:
     updates do; they are updated once per epoch, which gives the same means.
     """
 
-    def __init__(self, model, batch_size, shuffle=True, reset_states=False, jit_compile=False):
+    def __init__(self, model, batch_size, shuffle=True, jit_compile=False):
         if model.optimizer is None:
             raise ValueError("epoch_fit: compile the model first")
         self.model = model
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        self.reset = bool(reset_states)
         self.loss_fn = compiled_loss(model)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.other_metrics = compiled_metrics(model)
@@ -136,8 +135,6 @@ class EpochLoop:
         model, size = self.model, self.batch_size
         for metric in self.metrics:
             metric.reset_state()
-        if self.reset:
-            reset_states(model)
         n = x.shape[0]
         full, rest = divmod(n, size)   # `full` mini-batches of `size`, then one of `rest`
         order = tf.random.shuffle(tf.range(n)) if self.shuffle else tf.range(n)
@@ -176,13 +173,13 @@ class EpochLoop:
 xla_from_epochs = 200   # "auto": runs this long repay XLA's compile time
 
 
-def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, reset_states_each_epoch=False,
-        callbacks=None, initial_epoch=0, jit_compile="auto"):
+def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, callbacks=None, initial_epoch=0,
+        jit_compile="auto"):
     """Train the compiled `model` like ``model.fit(x, y, batch_size, epochs,
     shuffle, callbacks, initial_epoch)``, each epoch's steps in one call.
 
-    ``reset_states_each_epoch`` zeroes stateful RNN layers at the start of
-    every epoch (the usual loop for a stateful LSTM, with ``shuffle=False``).
+    A stateful LSTM is reset every epoch by the ResetStates callback, as with
+    ``model.fit``.
     ``jit_compile`` compiles the epoch with XLA: on a CPU it runs an epoch of
     the alphabet LSTM in a fifth of the time but takes about 2 s to compile,
     so "auto" uses it for runs of ``xla_from_epochs`` epochs or more.
@@ -198,8 +195,7 @@ def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, reset_states_each_e
         model.optimizer.build(model.trainable_variables)
     if jit_compile == "auto":
         jit_compile = epochs - initial_epoch >= xla_from_epochs
-    loop = EpochLoop(model, batch_size, shuffle=shuffle, reset_states=reset_states_each_epoch,
-                     jit_compile=jit_compile)
+    loop = EpochLoop(model, batch_size, shuffle=shuffle, jit_compile=jit_compile)
     history = keras.callbacks.History()
     callbacks = keras.callbacks.CallbackList(list(callbacks or []) + [history], model=model,
                                              epochs=epochs, steps=1, verbose=0)

@@ -1,0 +1,40 @@
+"""The steering scripts' input pipeline: batches gathered from the frames as
+they are needed, mirrored on the fly."""
+
+import numpy as np
+
+
+def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0):
+    """A tf.data pipeline of (frames, angles) batches of the frames X[rows].
+
+    It gathers each batch from the uint8 frames only when it is needed, so
+    memory stays at one copy of the frames plus a few batches. With
+    `mirror`, positions len(rows)..2*len(rows)-1 are the same frames flipped
+    left-right with their angles negated (the book appends a mirrored copy
+    of the whole training set instead); with `shuffle`, the positions are
+    reshuffled every epoch. Returns (dataset, samples per epoch)."""
+    import tensorflow as tf
+
+    n = len(rows)
+    total = 2 * n if mirror else n
+
+    def gather(positions):
+        picked = rows[positions % n]
+        order = np.argsort(picked)  # reading frames in memory order is faster
+        x = X[picked[order]]
+        y = Y[picked[order]].astype(np.float32)
+        flip = positions[order] >= n
+        x[flip] = x[flip, :, ::-1]
+        y[flip] = -y[flip]
+        return x, y
+
+    def fetch(positions):
+        x, y = tf.numpy_function(gather, [positions], (tf.uint8, tf.float32), stateful=False)
+        x.set_shape((None,) + tuple(X.shape[1:]))
+        y.set_shape((None,))
+        return x, y
+
+    ds = tf.data.Dataset.range(total)
+    if shuffle:
+        ds = ds.shuffle(total, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(fetch).prefetch(2), total
