@@ -107,7 +107,7 @@ def test_quick_run_writes_every_output_and_says_it_is_a_smoke_run(tmp_path):
 
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["config"]["EPOCHS"] == 10 and record["config"]["quick"] is True
-    assert [row["epoch"] for row in record["history"]] == list(range(10))
+    assert [row["epoch"] for row in record["history"]] == list(range(1, 11))
     assert set(record["predictions"]) == {A[i] for i in range(25)}
     assert record["metrics"]["generated_sequences"] == 23 and record["metrics"]["fit_seconds"] > 0
     with Image.open(tmp_path / "next_letter.png") as image:
@@ -148,7 +148,7 @@ def test_an_interrupted_run_resumes_at_its_last_resume_point(tmp_path, monkeypat
     capsys.readouterr()
     assert ch.main(argv) == 0
     assert "resuming: after epoch 2" in capsys.readouterr().out
-    assert [row["epoch"] for row in runfolder.read_history(tmp_path / "history.csv")] == list(range(5))
+    assert [row["epoch"] for row in runfolder.read_history(tmp_path / "history.csv")] == list(range(1, 6))
     assert [s for s, _ in tblog.read_scalars(tmp_path / "logs", "train", "epoch_loss")] == list(range(5))
 
 

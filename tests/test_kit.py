@@ -117,7 +117,7 @@ def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
         "epoch,epoch_seconds,loss\n0,2.0,0.5\n1,1.0,0.4\n1,1.5,0.39\n")
     run.samples_per_epoch = 300
     history = run.history()
-    assert [row["epoch"] for row in history] == [0, 1]
+    assert [row["epoch"] for row in history] == [1, 2]  # counted from 1, as the console counts
     assert history[1]["loss"] == 0.39
     assert run.timing(history)["samples_per_second"] == 200.0
     run.finish(dataset={"name": "t"}, metrics={"loss": 0.39})
