@@ -22,8 +22,8 @@ from chapter2.run import hparams
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {
     "2_1": ["--quick", "--offline"],
-    "2_2": ["--quick", "--offline"],
-    "2_3": ["--quick", "--offline"],
+    "2_2": ["--quick"],
+    "2_3": ["--quick"],
     "2_4": ["--quick"],
     "2_5": ["--quick"],
 }

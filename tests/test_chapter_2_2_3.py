@@ -90,7 +90,7 @@ def test_dropout_and_dense_reach_their_layers():
 
 def refused(module, argv, tmp_path, capsys):
     """Run main in-process as the shell would; (exit status, last stderr line)."""
-    status = flags.run(module.main, [*argv, "--run-dir", str(tmp_path / "run"), "--offline"])
+    status = flags.run(module.main, [*argv, "--run-dir", str(tmp_path / "run")])
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "run").exists(), "a refused run must leave no folder"
     return status, line
