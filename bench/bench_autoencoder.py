@@ -8,10 +8,9 @@ rate 1.0, binary cross-entropy, a new shuffle every epoch) in a fresh
 Python process, because TensorFlow reads its kernel choice once, at import:
 
   script      what Chapter_2_1.py runs: the kit's device settings
-              (chapter2.run.device.prepare: oneDNN kernels) and
-              distribute.fit on in-memory numpy arrays, shuffle=True (which
-              feeds model.fit batches from a pipeline with tf.data's
-              autotuning off)
+              (chapter2.run.device.prepare: oneDNN kernels) and model.fit on
+              the script's digit_batches (a tf.data pipeline of the arrays,
+              reshuffled every epoch, with tf.data's autotuning off)
   keras-arrays  the kit's settings and model.fit on the numpy arrays
               themselves (Keras' own pipeline, tf.data autotuning on)
   tf-default  keras-arrays without the kit's device settings: what a plain
@@ -85,10 +84,8 @@ def measure(variant, samples, epochs):
 
     batch = ch.BATCH_SIZE
     if variant == "script":
-        from chapter2.run import distribute
-
-        distribute.fit(tf.distribute.get_strategy(), model, x, x, batch_size=batch, epochs=epochs, shuffle=True,
-                       verbose=0, callbacks=[Timer()])
+        model.fit(ch.digit_batches(x, batch, shuffle=True), epochs=epochs, shuffle=False, verbose=0,
+                  callbacks=[Timer()])
     elif variant in ("keras-arrays", "tf-default"):
         model.fit(x, x, batch_size=batch, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
     else:

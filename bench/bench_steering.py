@@ -10,9 +10,8 @@ kernel choice and sizes its thread pools once, at start-up) and times
 frames. All but pipeline-tf-default start with the kit's device settings
 (chapter2.run.device.prepare: oneDNN kernels):
 
-    script       what the script runs: its tf.data pipeline (below) through
-                 distribute.fit (tf.data's autotuning off) and its own
-                 JIT_COMPILE constant
+    script       what the script runs: model.fit on its tf.data pipeline
+                 (below, tf.data's autotuning off) with its own JIT_COMPILE constant
     fit-f32      model.fit on in-memory float32 arrays (the plain baseline)
     fit-u8       model.fit on in-memory uint8 arrays (Rescaling in the model)
     pipeline     the scripts' tf.data pipeline: shuffled indices, frames
@@ -85,7 +84,7 @@ def train_variant(script, variant, steps, warmup):
     import numpy as np
 
     from chapter2.doctor import forward_flops
-    from chapter2.models import steering
+    from chapter2.steering import pipeline
 
     mod = importlib.import_module(script)
     model = mod.build_model()  # the script's own network, with its constants
@@ -119,13 +118,8 @@ def train_variant(script, variant, steps, warmup):
         model.fit(x, Y, batch_size=batch, epochs=1, shuffle=True, callbacks=[timer], verbose=0)
     else:
         half = np.arange(n // 2)  # mirrored copies make up the other half
-        ds, total = steering.batches(X, Y, half, batch, mirror=True, shuffle=True)
-        if variant == "script":
-            from chapter2.run import distribute
-
-            distribute.fit(tf.distribute.get_strategy(), model, ds, epochs=1, callbacks=[timer], verbose=0)
-        else:
-            model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
+        ds, total = pipeline.batches(X, Y, half, batch, mirror=True, shuffle=True)
+        model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)  # as the scripts call it
     samples = batch * steps
     windows = sorted(WINDOW * batch / (b - a) for a, b in zip(timer.marks, timer.marks[1:]))
     rate = samples / timer.wall
@@ -163,7 +157,7 @@ def memory_run(frames, steps):
 
     import Chapter_2_2
     from chapter2.data import driving
-    from chapter2.models import steering
+    from chapter2.steering import pipeline
 
     model = Chapter_2_2.build_model()
     model.compile(optimizer="adam", loss="mean_squared_error")
@@ -171,17 +165,18 @@ def memory_run(frames, steps):
     base = current_rss_mb()
     reset_peak_rss()
     tracemalloc.start()
-    X, Y, info = driving.load(None, offline=True, sim_frames=frames, sim_seed=0, log=lambda *a: None)
+    X, Y, info = driving.load(None, sim_frames=frames, sim_seed=0, log=lambda *a: None)
     raw_mb = X.nbytes / 2**20
     load_peak = peak_rss_since_reset_mb() - base
     sim_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.reset_peak()
     reset_peak_rss()
-    train, val, test = steering.split(len(X), 0.1, 0.1, 0)
-    ds, total = steering.batches(X, Y, train, 64, mirror=True, shuffle=True)
-    model.fit(ds.take(steps), epochs=1, validation_data=steering.batches(X, Y, np.sort(val), 64)[0],
+    order = np.random.default_rng(0).permutation(len(X))  # the scripts' 80/10/10 split
+    test, val, train = np.split(order, [len(X) // 10, len(X) // 5])
+    ds, total = pipeline.batches(X, Y, train, 64, mirror=True, shuffle=True)
+    model.fit(ds.take(steps), epochs=1, validation_data=pipeline.batches(X, Y, np.sort(val), 64)[0],
               shuffle=False, verbose=0)
-    model.predict(steering.batches(X, Y, np.sort(test), 64)[0], verbose=0)
+    model.predict(pipeline.batches(X, Y, np.sort(test), 64)[0], verbose=0)
     train_peak = peak_rss_since_reset_mb() - base
     train_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
     print(json.dumps({"frames": len(X), "raw_frame_mb": raw_mb, "rss_before_data_mb": base,
