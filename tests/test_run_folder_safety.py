@@ -192,7 +192,7 @@ def test_ctrl_c_and_a_full_disk_print_the_command_that_resumes(tmp_path, monkeyp
 
     assert flags.run(full) == flags.DISK_FULL
     err = capsys.readouterr().err
-    assert err.startswith("error: no space left on the disk while writing") and "Traceback" not in err
+    assert err.startswith("error: no space left on the disk while writing") and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_prints_a_command_that_resumes_the_run(tmp_path):
@@ -212,3 +212,30 @@ def test_ctrl_c_prints_a_command_that_resumes_the_run(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resuming: after epoch" in again.stdout
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["timing"]["epochs"] == 400
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 120 kB tmpfs (root only; skipped where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(mount)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: " + proc.stderr.decode(errors="replace").strip())
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_the_rerun_with_space_resumes(small_disk):
+    run_dir = small_disk / "r"
+    full = run_script("Chapter_2_4.py", "--quick", "--run-dir", run_dir)
+    assert full.returncode == flags.DISK_FULL, full.stderr[-2000:]
+    lines = full.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no space left on the disk while writing")
+    assert f"resume with: python Chapter_2_4.py --quick --run-dir {run_dir}" in lines[0]
+    assert json.loads((run_dir / "run.json").read_text())["made_by"] == "chapter2"  # nothing half-written
+    subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
+    again = run_script("Chapter_2_4.py", "--quick", "--run-dir", run_dir)
+    assert again.returncode == 0, again.stderr[-2000:]
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert [row["epoch"] for row in record["history"]] == list(range(1, 11))

@@ -401,7 +401,9 @@ def _run(main, argv):
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted{resume_hint(argv)}", file=sys.stderr)
+        command = resume_command(argv)
+        print("\ninterrupted" + (f": to resume from the last finished epoch, run:\n  {command}" if command else ""),
+              file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
@@ -413,8 +415,8 @@ def _run(main, argv):
         return status
 
 
-def resume_hint(argv=None):
-    """': to resume from the last finished epoch, run: python SCRIPT ... --run-dir DIR', or ''."""
+def resume_command(argv=None):
+    """The command that resumes the run in progress (``python SCRIPT ... --run-dir DIR``), or ''."""
     if current_run_dir is None:
         return ""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -425,8 +427,7 @@ def resume_hint(argv=None):
         if a.startswith("--run-dir="):
             del args[i]
             break
-    command = ["python", Path(sys.argv[0]).name, *args, "--run-dir", str(current_run_dir)]
-    return f": to resume from the last finished epoch, run:\n  {shlex.join(command)}"
+    return shlex.join(["python", Path(sys.argv[0]).name, *args, "--run-dir", str(current_run_dir)])
 
 
 def _environment_failure(err):
@@ -437,8 +438,9 @@ def _environment_failure(err):
     code = getattr(err, "errno", None)
     if code == errno.ENOSPC or "No space left on device" in text:
         where = getattr(err, "filename", None) or current_run_dir or "the disk"
+        command = resume_command()
         print(f"error: no space left on the disk while writing {where}; nothing already written was lost: "
-              f"free some space and rerun the same command{resume_hint()}".rstrip(), file=sys.stderr)
+              "free some space, then " + (f"resume with: {command}" if command else "rerun"), file=sys.stderr)
         return DISK_FULL
     if code in (errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EDQUOT):
         name = getattr(err, "filename", None) or "a file"
