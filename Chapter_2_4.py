@@ -130,7 +130,7 @@ def heat_map(probabilities, first_row, title):
     ax.set_xlabel("predicted next letter")
     ax.set_ylabel("input letter (the last letter of the window)")
     for r in range(first_row, 25):
-        ax.add_patch(Rectangle((r + 0.5, r - 0.5), 1, 1, fill=False, edgecolor="#E69F00", linewidth=1.5))
+        ax.add_patch(Rectangle((r + 0.5, r - 0.5), 1, 1, fill=False, edgecolor=plots.ORANGE, linewidth=1.5))
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="probability")
     return fig

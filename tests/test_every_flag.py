@@ -158,9 +158,9 @@ def test_every_training_flag_changes_what_training_does(script, tmp_path, monkey
             continue
         default = getattr(module, "QUICK", {}).get(name, default)  # what the --quick baseline used
         value = changed_value(name, default, bounds)
-        argv = [flags.flag_name(name), flags.show(value)] if not isinstance(value, bool) else \
+        argv = [flags.flag_name(name), flags.flag_text(value)] if not isinstance(value, bool) else \
             [flags.flag_name(name) if value else "--no-" + flags.flag_name(name)[2:]]
         seen = what_training_would_do(module, argv, tmp_path, monkeypatch)
         if seen == baseline:
-            ignored.append(f"{flags.flag_name(name)} {flags.show(value)}")
+            ignored.append(f"{flags.flag_name(name)} {flags.flag_text(value)}")
     assert ignored == [], f"{script}: flags accepted but changing nothing before training: {ignored}"

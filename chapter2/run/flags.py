@@ -121,15 +121,15 @@ def _converter(name, default):
         def parse_tuple(text):
             parts = [p for p in text.split(",") if p.strip() != ""]
             if not parts:
-                raise argparse.ArgumentTypeError(f"{flag_name(name)} expects a comma list like {show(default)}")
+                raise argparse.ArgumentTypeError(f"{flag_name(name)} expects a comma list like {flag_text(default)}")
             if not uniform and len(parts) != len(default):
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects {len(default)} comma-separated values like {show(default)}")
+                    f"{flag_name(name)} expects {len(default)} comma-separated values like {flag_text(default)}")
             try:
                 return tuple(scalar(kinds[0] if uniform else kinds[i], p.strip()) for i, p in enumerate(parts))
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects a comma list like {show(default)}, got {text!r}") from None
+                    f"{flag_name(name)} expects a comma list like {flag_text(default)}, got {text!r}") from None
 
         return parse_tuple
 
@@ -146,10 +146,10 @@ def _converter(name, default):
     return parse_scalar
 
 
-def show(value):
+def flag_text(value):
     """A constant's value as it is written on the command line."""
     if isinstance(value, tuple):
-        return ",".join(show(v) for v in value)
+        return ",".join(flag_text(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -162,9 +162,9 @@ def _check_bounds(flag, value, bound):
         if isinstance(v, (bool, str)):
             continue
         if low is not None and v < low:
-            raise InputError(f"{flag} must be at least {low}, got {show(value)}")
+            raise InputError(f"{flag} must be at least {low}, got {flag_text(value)}")
         if high is not None and v > high:
-            raise InputError(f"{flag} must be at most {high}, got {show(value)}")
+            raise InputError(f"{flag} must be at most {high}, got {flag_text(value)}")
 
 
 # --- reading the constants block from the source ------------------------------
@@ -262,7 +262,7 @@ def build_parser(constants, described, namespace, *, quick=None, lab=None, bound
 
     for name, default in constants.items():
         group_name, text = described.get(name, ("settings", ""))
-        helptext = f"{text} [default: {show(default)}]" if text else f"[default: {show(default)}]"
+        helptext = f"{text} [default: {flag_text(default)}]" if text else f"[default: {flag_text(default)}]"
         helptext = helptext.replace("%", "%%")
         if isinstance(default, bool):
             group(group_name).add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
@@ -301,7 +301,7 @@ def build_parser(constants, described, namespace, *, quick=None, lab=None, bound
 
 
 def _overrides(sizes):
-    return ", ".join(f"{flag_name(k)} {show(v)}" for k, v in (sizes or {}).items()) or "the full settings"
+    return ", ".join(f"{flag_name(k)} {flag_text(v)}" for k, v in (sizes or {}).items()) or "the full settings"
 
 
 def _seed(text):

@@ -39,7 +39,7 @@ import numpy as np
 from chapter2.run import distribute, flags, hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
 from chapter2.run.files import atomic_path, read_json, write_json
-from chapter2.run.flags import show
+from chapter2.run.flags import flag_text
 from chapter2.run.resume import ResumePoints, SaveResumePoint
 
 METRICS_FILE = "metrics.json"
@@ -178,7 +178,7 @@ class Run:
             "script": self.script,
             "dataset": dataset,
             "config": config_record(self.cfg),
-            "changed": {k: show(v) for k, v in self.cfg.changed().items()},
+            "changed": {k: flag_text(v) for k, v in self.cfg.changed().items()},
             "edited_in_file": [k for k in getattr(self.cfg, "edited", ()) if k in self.cfg.changed()],
             "metrics": {k: _clean(v) for k, v in metrics.items()},
             "history": history,
@@ -263,7 +263,7 @@ def settings_text(cfg):
     """The changed settings as flags, saying which came from the edited script
     file: ``--kernel-size 5 (edited in the file), --epochs 3``."""
     edited = set(getattr(cfg, "edited", ()))
-    said = [f"{flags.flag_name(k)} {show(v)}" + (" (edited in the file)" if k in edited else "")
+    said = [f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
             for k, v in cfg.changed().items()]
     size = " (--quick)" if cfg.options.get("quick") else " (--lab)" if cfg.options.get("lab") else ""
     return (", ".join(said) or "the chapter's") + size
@@ -368,7 +368,7 @@ def _ours(name, folder):
 
 def _flag_text(value):
     """A recorded setting as a flag's text (run.json keeps tuples as lists)."""
-    return "none" if value is None else show(tuple(value) if isinstance(value, list) else value)
+    return "none" if value is None else flag_text(tuple(value) if isinstance(value, list) else value)
 
 
 def _lock(path):

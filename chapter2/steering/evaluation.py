@@ -10,10 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chapter2.run.plots import BLACK, BLUE, ORANGE, SKY_BLUE
 from chapter2.steering.pipeline import batches
-
-# Okabe-Ito colours (readable with every common colour-vision deficiency)
-SKY_BLUE, ORANGE, BLUE, BLACK = "#56B4E9", "#E69F00", "#0072B2", "#000000"
 
 
 def best_model(best_path, model, run):
