@@ -71,8 +71,8 @@ SIM_FRAMES = 8000             # frames the lane simulator renders when no --data
 DRIVE_SECONDS = 60.0          # simulated seconds of the closed-loop drive (0: no drive)
 JIT_COMPILE = False           # XLA-compile the training step: slower than oneDNN's kernels on a CPU
 
-# --quick: a smoke run in under 30 s on 2 cores (fewer frames and a shorter drive than Chapter_2_2's:
-# each of its steps takes about 3 times as long)
+# --quick: a smoke run of under half a minute (fewer frames and a shorter drive than Chapter_2_2's:
+# each of its steps takes longer)
 QUICK = {"EPOCHS": 2, "SIM_FRAMES": 540, "DRIVE_SECONDS": 2.0}
 LAB = {"EPOCHS": 4, "SIM_FRAMES": 1500, "DRIVE_SECONDS": 30.0}
 BOUNDS = {"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "PATIENCE": (0, None),

@@ -180,9 +180,9 @@ def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, callbacks=None, ini
 
     A stateful LSTM is reset every epoch by the ResetStates callback, as with
     ``model.fit``.
-    ``jit_compile`` compiles the epoch with XLA: on a CPU it runs an epoch of
-    the alphabet LSTM in a fifth of the time but takes about 2 s to compile,
-    so "auto" uses it for runs of ``xla_from_epochs`` epochs or more.
+    ``jit_compile`` compiles the epoch with XLA: faster epochs for a few
+    seconds of compiling, so "auto" uses it for runs of ``xla_from_epochs``
+    epochs or more (docs/benchmarks.md).
     Each epoch's logs hold its loss, metrics and ``epoch_seconds``; a
     callback that sets ``model.stop_training`` ends the run after that
     epoch. Returns the History object.

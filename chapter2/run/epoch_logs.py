@@ -1,8 +1,7 @@
 """Per-epoch logging cheap enough for epochs of a few milliseconds.
 
 Keras' TensorBoard callback writes each epoch's scalars with several eager
-TensorFlow calls, about 3 ms per epoch on a 2-core CPU: more than an epoch of
-the alphabet LSTM. ``EpochScalars`` writes the same scalars (the same
+TensorFlow calls, which take longer than an epoch of the alphabet LSTM. ``EpochScalars`` writes the same scalars (the same
 ``epoch_<name>`` tags in the same ``train``/``validation`` folders, one step
 per epoch) in one compiled call every few epochs and at the end of training.
 ``EpochLines`` prints one console line every few epochs instead of one per
