@@ -5,11 +5,12 @@
 #   bash bench/exercise_tables.sh                 # all ten, into runs/exercise-tables/
 #   bash bench/exercise_tables.sh OUT 6 8         # exercises 6 and 8 only, into OUT/
 #
-# Lab size: the chapter's networks and settings, on less data and fewer
-# epochs than the chapter's full runs, so that all ten exercises take about an
-# hour on 2 CPU cores (the full runs would take a day). Every run is
-# --offline (the project's stand-in data) and --deterministic. A finished run
-# is kept and not run again, so the script picks up where it was stopped.
+# Lab size (each script's --lab): the chapter's networks and settings, on less
+# data and fewer epochs than the chapter's full runs, so that all ten
+# exercises take about an hour on 2 CPU cores (the full runs would take a
+# day). Every run is --deterministic on the project's stand-in data
+# (Chapter_2_1 --offline; the steering scripts' lane simulator). A finished
+# run is kept and not run again, so the script picks up where it was stopped.
 # The tables go to OUT/tables.md; each run's console to OUT/exercise-N/<run>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +19,10 @@ OUT=${1:-runs/exercise-tables}
 shift || true
 ONLY=" ${*:-1 2 3 4 5 6 7 8 9 10} "
 
-AE="--offline --deterministic --train-digits 6000 --test-digits 1000 --epochs 5"   # 2_1: 6,000 of 60,000 digits, 5 of 50 epochs
-CAR="--offline --deterministic --sim-frames 2000 --drive-seconds 30"              # 2_2: 2,000 of 8,000 frames, a 30 s drive
-CAR6="--offline --deterministic --sim-frames 1500 --drive-seconds 30 --epochs 4"  # exercise 6: 1,500 frames, 4 of 10 epochs
-RPS="--deterministic --epochs 10"                                                 # 2_5: 10 of 30 epochs
+AE="--offline --deterministic --lab"                       # 2_1: 6,000 of 60,000 digits, 5 of 50 epochs
+CAR="--deterministic --lab"                                # 2_2: 2,000 of 8,000 frames, a 30 s drive
+CAR6="--deterministic --lab --sim-frames 1500 --epochs 4"  # exercise 6: Chapter_2_3's lab size for both
+RPS="--deterministic --lab"                                # 2_5
 
 run() {  # run EXERCISE NAME SCRIPT ARGS...: one variant, unless it has already finished
   local dir="$OUT/exercise-$1/$2" script=$3
@@ -70,9 +71,9 @@ if wants 5; then
 fi
 if wants 6; then
   run 6 chapter_2_2 Chapter_2_2.py $CAR6
-  run 6 chapter_2_3 Chapter_2_3.py $CAR6
-  run 6 no-pooling Chapter_2_3.py $CAR6 --no-pooling
-  run 6 no-pooling-8-epochs Chapter_2_3.py $CAR6 --no-pooling --epochs 8
+  run 6 chapter_2_3 Chapter_2_3.py --deterministic --lab
+  run 6 no-pooling Chapter_2_3.py --deterministic --lab --no-pooling
+  run 6 no-pooling-8-epochs Chapter_2_3.py --deterministic --lab --no-pooling --epochs 8
 fi
 if wants 7; then
   for seed in 1 2 3; do
