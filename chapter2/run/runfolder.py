@@ -99,8 +99,10 @@ class Run:
         for cb in self._stateful:
             cb.restore(self.points.state.get(type(cb).__name__) or {})
         self.initial_epoch = epoch
+        # Epochs an interrupted process logged after its last resume point are
+        # trained and logged again: history.csv keeps the new rows, and
+        # TensorBoard shows, for a step written twice, the later value.
         self._trim_history(epoch)
-        _drop_events_from(self.logs, epoch)  # an interrupted process may have logged epochs past it
         return epoch
 
     def callbacks(self, samples_per_epoch=None, *, backup_every=1):
@@ -385,32 +387,6 @@ def _lock(path):
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
-
-
-def _drop_events_from(logs, step):
-    """Remove from the run's TensorBoard event files every summary at or
-    after `step` (epochs an interrupted process logged but did not finish
-    saving: they are trained and logged again), so that TensorBoard shows
-    every epoch once. A file cut short by a kill is rewritten whole."""
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.record_writer import RecordWriter
-
-    folders = [Path(logs)] + [Path(logs) / sub for sub in ("train", "validation", "images")]
-    for path in sorted(p for folder in folders if folder.is_dir() for p in folder.glob("events.out.tfevents.*")):
-        records = list(RawEventFileLoader(str(path)).Load())
-        kept = [r for r in records if not _stale(event_pb2.Event.FromString(r), step)]
-        if len(kept) == len(records) and path.stat().st_size == sum(len(r) + 16 for r in records):
-            continue
-        with atomic_path(path, suffix="") as tmp, tmp.open("wb") as fh:
-            writer = RecordWriter(fh)
-            for record in kept:
-                writer.write(record)
-            writer.flush()
-
-
-def _stale(event, step):
-    return event.HasField("summary") and event.step >= step
 
 
 def _csv_rows(path):

@@ -37,8 +37,7 @@ class ImageLogger(keras.callbacks.Callback):
 
 
 def _accumulator(folder):
-    """TensorBoard's own reader, the one its server uses (it drops the
-    events that a restart at an earlier step made stale)."""
+    """TensorBoard's own event reader, over every event file in `folder`."""
     from tensorboard.backend.event_processing import plugin_event_accumulator as pea
 
     acc = pea.EventAccumulator(str(folder), size_guidance={pea.TENSORS: 0})
@@ -62,10 +61,14 @@ def read_tags(log_dir):
 
 
 def read_scalars(log_dir, run, tag):
-    """[(step, value), ...] of one scalar tag, read with TensorBoard's reader."""
+    """[(step, value), ...] of one scalar tag, as TensorBoard shows it."""
     from tensorboard.util import tensor_util
 
     acc = _accumulator(Path(log_dir) / run)
     if tag not in acc.Tags().get("tensors", []):
         return []
-    return [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+    # A resumed run writes the epochs after its resume point again, into a new
+    # event file; TensorBoard's server shows each step once, with the value
+    # written last, and so does this.
+    steps = {e.step: float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
+    return sorted(steps.items())
