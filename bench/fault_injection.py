@@ -3,6 +3,7 @@ and check that nothing was lost or counted twice.
 
     python bench/fault_injection.py                       # Chapter_2_1, 8 kills
     python bench/fault_injection.py --script Chapter_2_2.py --kills 12 --epochs 3
+    python bench/fault_injection.py --distribute mirrored --cpu-replicas 2   # two replicas on the CPU
 
 Each attempt starts the script with the same --run-dir and kills it after a
 random delay (anywhere in its life: importing, loading data, mid-epoch,
@@ -74,13 +75,13 @@ def check_run(run_dir, epochs):
     from chapter2.run import tblog
 
     problems = []
-    expected = list(range(epochs))
+    expected = list(range(epochs))  # history.csv and TensorBoard count epochs from 0, metrics.json from 1
     try:
         record = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError) as err:
         return [f"metrics.json unreadable: {err}"]
     got = [row["epoch"] for row in record["history"]]
-    if got != expected:
+    if got != [e + 1 for e in expected]:
         problems.append(f"metrics.json history epochs {got}")
     with (run_dir / "history.csv").open(newline="") as fh:
         rows = [int(r["epoch"]) for r in csv.DictReader(fh)]
@@ -141,11 +142,16 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-delay", type=float, default=40.0, help="seconds; about one quick run's length")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--distribute", default=None, help="passed on to the script")
+    parser.add_argument("--cpu-replicas", default=None, help="passed on to the script")
     args = parser.parse_args(argv)
     from chapter2.run import console
 
     console.quiet()  # the TensorBoard reader imports TensorFlow
     extra = ["--quick"] + (["--offline"] if args.script in ("Chapter_2_1.py",) else [])
+    for flag in ("distribute", "cpu_replicas"):
+        if getattr(args, flag) is not None:
+            extra += ["--" + flag.replace("_", "-"), getattr(args, flag)]
     with tempfile.TemporaryDirectory() as tmp:
         result = kill_and_resume(args.script, extra, Path(tmp) / "run", args.epochs, args.kills,
                                  args.max_delay, args.seed)
