@@ -6,6 +6,7 @@ Run:
     python bench/bench_alphabet.py --epochs 100                     # shorter runs of both
     python bench/bench_alphabet.py --accuracy --seeds 1,2,3         # accuracy: epoch_fit against model.fit
     python bench/bench_alphabet.py --accuracy --ways epoch_fit      # accuracy of the script's default run only
+    python bench/bench_alphabet.py --trainers --rounds 3            # the training call alone, three ways
 
 Speed runs ``python Chapter_2_4.py`` as a learner would (a fresh process,
 its own run folder, every callback: history.csv, TensorBoard scalars, resume
@@ -22,6 +23,13 @@ ratio, and the summary gives the median ratio of the rounds:
 
 The last line is one JSON object (``fit_wall_s``: the script's median fit
 seconds) for scripts that collect benchmark results.
+
+``--trainers`` times the training call alone (500 epochs of the script's
+network, no callbacks) three ways, each in a fresh process, taking turns:
+``fit`` as the listing calls it (arrays, batch 1), ``fit-spe`` (a tf.data
+dataset and ``compile(steps_per_execution=25)``: an epoch's 25 steps per
+call) and ``epoch_fit`` (the script's default), with each one's speed-up
+over ``fit``.
 
 Accuracy trains the script with and without ``--no-fast-fit`` (the listing's
 plain model.fit) for each seed and prints the accuracy on the 25 pairs, so the
@@ -98,6 +106,51 @@ def speed(args):
     print(json.dumps(summary), flush=True)
 
 
+def train_once(way, epochs):
+    """In this process: train Chapter_2_4's network `way` for `epochs`; print its seconds as JSON."""
+    sys.path.insert(0, str(ROOT))
+    from chapter2.run import device
+
+    device.prepare()
+    import keras
+    import tensorflow as tf
+
+    import Chapter_2_4 as ch
+    from chapter2.run import epoch_fit
+
+    keras.utils.set_random_seed(7)
+    pairs, letters = ch.make_pairs(verbose=False)
+    x, y = ch.encode(pairs), keras.utils.to_categorical(letters, num_classes=26)
+    model = ch.build_model(x.shape[1:])
+    start = time.perf_counter()
+    if way == "fit":
+        model.fit(x, y, epochs=epochs, batch_size=1, verbose=0)
+    elif way == "fit-spe":
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
+                      steps_per_execution=len(x))
+        data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=7).batch(1)
+        model.fit(data, epochs=epochs, verbose=0)
+    else:
+        epoch_fit.fit(model, x, y, epochs=epochs, batch_size=1)
+    print(json.dumps({"way": way, "seconds": time.perf_counter() - start}))
+
+
+def trainers(args):
+    from childproc import measure_in_child
+
+    epochs = args.epochs or 500
+    ways = ("fit", "fit-spe", "epoch_fit")
+    times = {way: [] for way in ways}
+    for n in range(args.rounds):
+        for way in ways:
+            times[way].append(measure_in_child(__file__, ["--_train", way, "--epochs", epochs])["seconds"])
+        print(f"round {n + 1}: " + ", ".join(f"{w} {times[w][-1]:.2f} s" for w in ways), flush=True)
+    median = {w: statistics.median(v) for w, v in times.items()}
+    print(f"median over {args.rounds} rounds of {epochs} epochs: "
+          + ", ".join(f"{w} {median[w]:.2f} s ({median['fit'] / median[w]:.1f}x fit)" for w in ways))
+    print(json.dumps({"bench": "2_4_trainers", "epochs": epochs, "median_s": median}), flush=True)
+
+
 def accuracies(args):
     seeds = [int(s) for s in args.seeds.split(",")]
     epochs = ["--epochs", str(args.epochs)] if args.epochs else []
@@ -126,8 +179,13 @@ def main(argv=None):
     parser.add_argument("--accuracy", action="store_true", help="compare accuracy over --seeds instead of speed")
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--ways", default="epoch_fit,model.fit", help="for --accuracy: epoch_fit, model.fit or both")
+    parser.add_argument("--trainers", action="store_true", help="time the training call alone, three ways")
+    parser.add_argument("--_train", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    (accuracies if args.accuracy else speed)(args)
+    if args._train:
+        train_once(args._train, args.epochs or 500)
+        return 0
+    (accuracies if args.accuracy else trainers if args.trainers else speed)(args)
     return 0
 
 
