@@ -25,6 +25,7 @@ COURSE_LINES = (150, 150, 150)
 TEXT_COLOUR = (235, 235, 235)
 STRIP_HEIGHT = 40                     # pixels under the camera view and the map
 GIF_FPS = 5                           # GIF frames per simulated second (played in real time)
+GIF_SCALE = 2                         # each pixel drawn 2x2, so that the text reads at a glance
 
 
 class DriveFigure:
@@ -91,7 +92,7 @@ class DriveFigure:
                        fill=CAR_COLOUR)
         draw.line((mid, y - 1, mid, y + 7), fill=TEXT_COLOUR)                    # straight ahead
         score = "n/a" if autonomy is None else f"{autonomy:.0f}%"
-        draw.text((4, top + 11), f"{seconds:4.1f} s   autonomy {score}   interventions {interventions}",
+        draw.text((4, top + 11), f"{seconds:4.1f} s    autonomy: {score}    interventions: {interventions}",
                   fill=TEXT_COLOUR, font=self.font)
         x, y = 4, top + 25
         for label, mark in (("steering", "bar"), ("path", "line"), ("put back", "cross"), ("car", "dot")):
@@ -139,9 +140,10 @@ def _palette():
     return colours.reshape(-1).tolist()
 
 
-def save_gif(frames, path, fps=GIF_FPS, *, log=None):
+def save_gif(frames, path, fps=GIF_FPS, *, scale=GIF_SCALE, log=None):
     """Write frames (uint8 RGB images, all one size) as a looping animated
-    GIF, atomically; ``fps`` defaults to real time for the drive's frames.
+    GIF, each pixel drawn `scale` x `scale`, atomically; ``fps`` defaults to
+    real time for the drive's frames.
     ``log`` (optional) gets one line before a long write."""
     if len(frames) == 0:
         raise ValueError(f"save_gif: no frames to write to {path}")
@@ -151,6 +153,7 @@ def save_gif(frames, path, fps=GIF_FPS, *, log=None):
     images = []
     for frame in frames:
         img = Image.fromarray(_palette_indices(np.asarray(frame, np.uint8)[..., :3]), "P")
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
         img.putpalette(palette)
         images.append(img)
     with atomic_path(path, suffix=".gif") as tmp:
