@@ -33,7 +33,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from chapter2.run import distribute, hparams, plots
+from chapter2.run import distribute, hparams, plots, tblog
 from chapter2.run.errors import InputError, TrainingDiverged
 from chapter2.run.files import atomic_path, read_json, write_json
 from chapter2.run.flags import show
@@ -111,7 +111,7 @@ class Run:
         cbs += kept
         cbs.append(keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True))
         if tensorboard:
-            cbs.append(keras.callbacks.TensorBoard(log_dir=str(self.logs), profile_batch=0))
+            cbs.append(tblog.keras_tensorboard(self.logs))
         cbs.append(SaveResumePoint(self.points, every=backup_every, states=kept))
         return cbs
 
@@ -184,9 +184,7 @@ class Run:
         write_json(self.file(METRICS_FILE), record)
         print(f"wrote {self.file(METRICS_FILE)}")
         # Settings and headline figures for TensorBoard's HParams dashboard.
-        hparams.log_hparams(self.logs, dict(record["config"], script=self.script), hparams.headline(record),
-                            run_name=str(self.path), start_time=self.started,
-                            step=record["timing"].get("epochs", 0))
+        hparams.log_run(self.logs, record, start_time=self.started)
         if self.cfg.quick:
             print("smoke run (--quick): a few epochs on a small subset; its figures check that the "
                   "script works and are not results")

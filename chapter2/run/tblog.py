@@ -1,20 +1,49 @@
-"""TensorBoard beyond the scalar curves: image summaries, and reading logs back."""
+"""TensorBoard for a run: Keras' curves, the run's own entry, and reading logs back.
+
+A run's ``logs`` folder holds three TensorBoard runs:
+
+    logs/train        Keras' TensorBoard callback: the training curves (epoch_loss, ...)
+    logs/validation   the same for the validation data
+    logs/run          what belongs to the whole run: its settings and figures for
+                      the HParams dashboard (chapter2/run/hparams.py, tags run/...)
+                      and the image strips (ImageLogger)
+
+The whole-run entry is a folder beside train and validation rather than
+``logs`` itself: TensorBoard's HParams dashboard takes every scalar in a
+session's folder and the folders below it as a metric column, so settings
+logged in ``logs`` would list every per-epoch curve beside the figures.
+"""
 
 from pathlib import Path
 
 import keras
 import numpy as np
 
+# The folder, inside a run's logs, of what belongs to the whole run.
+WHOLE_RUN = "run"
+
+
+def keras_tensorboard(log_dir):
+    """Keras' TensorBoard callback writing a run's curves under `log_dir`
+    (``train`` and ``validation``), once per epoch; no profiler."""
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir), profile_batch=0)
+
+
+def whole_run_dir(log_dir):
+    """The folder, under a run's `log_dir`, of the run's settings, figures and images."""
+    return Path(log_dir) / WHOLE_RUN
+
 
 class ImageLogger(keras.callbacks.Callback):
     """After every epoch, write ``make_images(model)`` (a batch of images,
     shape (N, H, W, C), values in [0, 1]) as an image summary, so
     TensorBoard's Images tab shows the model learning. The step is the epoch
-    number, so a resumed run continues the same strip."""
+    number, so a resumed run continues the same strip. The images go to the
+    run's own entry (``logs/run``), beside its settings and figures."""
 
     def __init__(self, log_dir, tag, make_images, max_outputs=3):
         super().__init__()
-        self.log_dir = str(Path(log_dir) / "images")
+        self.log_dir = str(whole_run_dir(log_dir))
         self.tag = tag
         self.make_images = make_images
         self.max_outputs = max_outputs
