@@ -199,8 +199,10 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
                                                for part in ("run", "train", "validation"))
     scalars = get(port, "plugin/scalars/tags")
     for folder, (script, _, _) in made.items():
-        assert "epoch_loss" in scalars[f"{folder}/logs/train"]
-        assert "epoch_loss" in scalars[f"{folder}/logs/validation"]
+        # Keras' curves, the loss alone: no learning-rate line sorting before it, and no
+        # evaluation_loss_vs_iterations
+        assert sorted(scalars[f"{folder}/logs/train"]) == ["epoch_loss"]
+        assert sorted(scalars[f"{folder}/logs/validation"]) == ["epoch_loss"]
         figures = set(scalars[f"{folder}/logs/run"])
         assert figures and all(tag.startswith("run/") for tag in figures)
         assert "run/seconds_per_epoch" in figures and "run/train_seconds" not in figures
@@ -208,6 +210,7 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     # TensorBoard sorts its sections by name: the run's figures come after every curve.
     curves = {tag for run, tags in scalars.items() if not run.endswith("/run") for tag in tags}
     assert curves and max(curves) < "run/"
+    assert min(tag for tags in scalars.values() for tag in tags) == "epoch_loss"  # the loss first
     images = get(port, "plugin/images/tags")
     assert {run for run, tags in images.items() if tags} == {f"{folder}/logs/run" for folder in made}
 

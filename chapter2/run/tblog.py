@@ -2,7 +2,8 @@
 
 A run's ``logs`` folder holds three TensorBoard runs:
 
-    logs/train        Keras' TensorBoard callback: the training curves (epoch_loss, ...)
+    logs/train        Keras' TensorBoard callback (EpochCurves): the training curves,
+                      epoch_loss first
     logs/validation   the same for the validation data
     logs/run          what belongs to the whole run: its settings and figures for
                       the HParams dashboard (chapter2/run/hparams.py, tags run/...)
@@ -24,9 +25,55 @@ WHOLE_RUN = "run"
 
 
 def keras_tensorboard(log_dir):
-    """Keras' TensorBoard callback writing a run's curves under `log_dir`
-    (``train`` and ``validation``), once per epoch; no profiler."""
-    return keras.callbacks.TensorBoard(log_dir=str(log_dir), profile_batch=0)
+    """The TensorBoard callback of a run: Keras' own, writing the curves
+    under `log_dir` (``train`` and ``validation``) once per epoch, without
+    the lines that would come before the loss (see `EpochCurves`)."""
+    return EpochCurves(log_dir)
+
+
+class EpochCurves(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback (the model graph, no profiler) that writes
+    each epoch's logs under Keras' own names, ``epoch_<name>`` in ``train``
+    and ``val_<name>`` as ``epoch_<name>`` in ``validation``, and nothing
+    else per epoch. TensorBoard shows its sections in name order, the first
+    two open; Keras would add ``epoch_learning_rate``, a flat line for the
+    chapter's constant rates (the rate is a setting, in HParams) that sorts
+    before ``epoch_loss``, and ``evaluation_<name>_vs_iterations``, the
+    validation values again against training batches. So the loss comes
+    first for every script without an accuracy."""
+
+    def __init__(self, log_dir):
+        super().__init__(log_dir=str(log_dir), profile_batch=0)
+        self.curves_dir = Path(log_dir)
+        self._curve_writers = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        for key, value in (logs or {}).items():
+            if isinstance(value, (bool, str)) or np.ndim(value) != 0:
+                continue
+            part, name = ("validation", key[len("val_"):]) if key.startswith("val_") else ("train", key)
+            if part not in self._curve_writers:
+                self._curve_writers[part] = tf.summary.create_file_writer(str(self.curves_dir / part))
+            with self._curve_writers[part].as_default():
+                tf.summary.scalar(f"epoch_{name}", float(value), step=epoch)
+        for writer in self._curve_writers.values():
+            writer.flush()
+
+    # Validation inside fit: Keras' callback would switch to its validation
+    # writer here and log evaluation_<name>_vs_iterations at the end.
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        for writer in self._curve_writers.values():
+            writer.close()
+        self._curve_writers.clear()
 
 
 def whole_run_dir(log_dir):
