@@ -204,12 +204,14 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
         assert sorted(scalars[f"{folder}/logs/train"]) == ["epoch_loss"]
         assert sorted(scalars[f"{folder}/logs/validation"]) == ["epoch_loss"]
         figures = set(scalars[f"{folder}/logs/run"])
-        assert figures and all(tag.startswith("run/") for tag in figures)
+        # the figure the script is ranked by, in its own section; the others in run/
+        ranking = {"chapter_2_1": "val_loss", "chapter_2_4": "accuracy"}[script]
+        assert {tag for tag in figures if not tag.startswith("run/")} == {f"final/{ranking}"}
         assert "run/seconds_per_epoch" in figures and "run/train_seconds" not in figures
-    assert {"run/val_loss", "run/code_size"} <= set(scalars["chapter_2_1/20261127-181500/logs/run"])
+    assert {"final/val_loss", "run/code_size"} <= set(scalars["chapter_2_1/20261127-181500/logs/run"])
     # TensorBoard sorts its sections by name: the run's figures come after every curve.
     curves = {tag for run, tags in scalars.items() if not run.endswith("/run") for tag in tags}
-    assert curves and max(curves) < "run/"
+    assert curves and max(curves) < "final/" < "run/"
     assert min(tag for tags in scalars.values() for tag in tags) == "epoch_loss"  # the loss first
     images = get(port, "plugin/images/tags")
     assert {run for run, tags in images.items() if tags} == {f"{folder}/logs/run" for folder in made}
@@ -228,9 +230,12 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     assert "script" not in by_name and "EPOCHS" not in by_name
     # only the figures, not the per-epoch curves of train and validation
     metric_names = [(m["name"].get("group", ""), m["name"]["tag"]) for m in experiment["metricInfos"]]
-    assert metric_names and all(group == "" and tag.startswith("run/") for group, tag in metric_names)
-    assert {"run/val_loss", "run/accuracy", "run/generated_right", "run/parameters"} <= {
+    assert metric_names and all(group == "" and tag.startswith(("final/", "run/"))
+                                for group, tag in metric_names)
+    assert {"final/val_loss", "final/accuracy", "run/generated_right", "run/parameters"} <= {
         tag for _, tag in metric_names}
+    # the dashboard ticks the first five figures: the ones each script is ranked by among them
+    assert {"final/val_loss", "final/accuracy"} <= {tag for _, tag in metric_names[:5]}
 
     columns = [{"hparam": h["name"], "includeInResult": True} for h in infos]
     columns += [{"metric": m["name"], "includeInResult": True} for m in experiment["metricInfos"]]
@@ -246,6 +251,6 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     assert kernel5["hparams"]["2_1.KERNEL_SIZE"] == "5" and kernel5["hparams"]["seed"] == "7"
     assert kernel5["hparams"]["quick"] is False
     values = {m["name"]["tag"]: m["value"] for m in kernel5["metricValues"]}
-    assert values["run/val_loss"] == pytest.approx(0.12) and values["run/parameters"] == 8001
+    assert values["final/val_loss"] == pytest.approx(0.12) and values["run/parameters"] == 8001
     assert values["run/code_size"] == 128 and values["run/seconds_per_epoch"] == pytest.approx(1.5)
     assert groups["2_4 windowasfeatures 1127-191500"]["hparams"]["2_4.WINDOW_AS"] == "features"

@@ -4,11 +4,13 @@
 
 writes into the run's own TensorBoard entry (``logs/run``, beside Keras'
 ``logs/train`` and ``logs/validation``; see chapter2/run/tblog.py) the run's
-settings as TensorBoard hparams and its figures as scalars ``run/<figure>``.
-``tensorboard --logdir runs`` then lists every run once in the HParams
-table under a short name (``2_1 kernelsize5-quick 1127-181500``), with its settings and the few
-figures its script is judged by; in Scalars the ``run`` section sorts after
-the per-epoch ``epoch_...`` curves.
+settings as TensorBoard hparams and its figures as scalars: the figure
+its script is ranked by as ``final/<figure>`` (``final/val_loss``), the
+others as ``run/<figure>`` (``run/parameters``). ``tensorboard --logdir
+runs`` then lists every run once in the HParams table under a short name
+(``2_1 kernelsize5-quick 1127-181500``), with its settings and the few
+figures its script is judged by; in Scalars the ``final`` and ``run``
+sections sort after the per-epoch ``epoch_...`` curves.
 
 How the dashboard is made to read at a glance:
 
@@ -24,6 +26,10 @@ How the dashboard is made to read at a glance:
   FILTERS) is two columns, and differs only where runs of one script
   differ. The run options shared by all scripts (seed, quick, offline) keep
   their plain names; the script is in the trial name, not a column.
+- Of the figures it ticks the first five by name: each script's ranking
+  figure is ``final/...``, before every ``run/...``, so the four of them
+  (val_loss, test_mse, accuracy, held_out_accuracy) are ticked even with
+  runs of all five scripts in one table.
 - The dashboard prints every number with five significant digits (``500``
   as ``500.00``), so settings are logged as the text a flag takes (``500``,
   ``0.2``, ``16,8,8``); booleans stay booleans. Figures are numbers (their
@@ -76,13 +82,15 @@ FIGURES = {
 }
 
 
-# The figures a run logs for TensorBoard (HParams columns, Scalars section
-# ``run/``): each script's own and the model's size and speed; compare shows
-# the rest (epochs, samples per second, training time).
+# The figures a run logs for TensorBoard (HParams columns, Scalars sections
+# ``final/`` and ``run/``): each script's own and the model's size and speed;
+# compare shows the rest (epochs, samples per second, training time).
 BOARD_FIGURES = ("val_loss", "code_size", "test_mse", "test_mae", "autonomy", "accuracy",
                  "generated_right", "held_out_accuracy", "win_rate", "parameters",
                  "seconds_per_epoch")
-# The Scalars section of the figures: sorts after Keras' epoch_... curves.
+# The sections of the figures, both after Keras' epoch_... curves: the
+# script's ranking figure (HEADLINE), then the others.
+RANKING_SECTION = "final"
 BOARD_SECTION = "run"
 
 
@@ -192,7 +200,8 @@ def trial_name(script, run_dir):
 
 def log_run(log_dir, record, *, start_time=None):
     """Log one finished run for TensorBoard: its settings (`board_settings`)
-    and figures (`BOARD_FIGURES` of `headline`, tags ``run/<figure>``) into
+    and figures (`BOARD_FIGURES` of `headline`: ``final/<figure>`` for the
+    script's ranking figure, ``run/<figure>`` for the others) into
     the run's own entry under `log_dir` (the run's ``logs`` folder), at the
     step of the epochs trained. `record` is the run's metrics.json record.
     Returns the settings written."""
@@ -200,8 +209,9 @@ def log_run(log_dir, record, *, start_time=None):
 
     script = record.get("script") or "run"
     run_dir = record.get("run_dir") or Path(log_dir).parent
-    figures = {f"{BOARD_SECTION}/{name}": value for name, value in headline(record).items()
-               if name in BOARD_FIGURES}
+    ranking = HEADLINE.get(script)
+    figures = {f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
+               for name, value in headline(record).items() if name in BOARD_FIGURES}
     epochs = _number((record.get("timing") or {}).get("epochs")) or 0
     return log_hparams(tblog.whole_run_dir(log_dir), board_settings(script, record.get("config") or {}),
                        figures, trial_name(script, run_dir), start_time=start_time, step=int(epochs))

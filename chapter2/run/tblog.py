@@ -6,7 +6,8 @@ A run's ``logs`` folder holds three TensorBoard runs:
                       epoch_loss first
     logs/validation   the same for the validation data
     logs/run          what belongs to the whole run: its settings and figures for
-                      the HParams dashboard (chapter2/run/hparams.py, tags run/...)
+                      the HParams dashboard (chapter2/run/hparams.py, tags final/...
+                      and run/...)
                       and the image strips (ImageLogger)
 
 The whole-run entry is a folder beside train and validation rather than
