@@ -20,11 +20,17 @@ from chapter2.run import console
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a.split("=")[0] in ("--logdir", "--logdir_spec", "-h", "--help", "--helpfull",
-                                   "--version_tb") for a in argv):
+    if not any(
+        a.split("=")[0]
+        in ("--logdir", "--logdir_spec", "-h", "--help", "--helpfull", "--version_tb")
+        for a in argv
+    ):
         if not Path("runs").is_dir():
-            print("error: no runs folder here: run a script first (python Chapter_2_1.py --quick), "
-                  "or pass --logdir FOLDER", file=sys.stderr)
+            print(
+                "error: no runs folder here: run a script first (python Chapter_2_1.py --quick), "
+                "or pass --logdir FOLDER",
+                file=sys.stderr,
+            )
             return 2
         argv = ["--logdir", "runs", *argv]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

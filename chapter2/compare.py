@@ -434,8 +434,8 @@ def curves_figure(runs, labels):
         ax.set_ylabel(kind + (f" ({loss})" if loss else ""))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.16), borderaxespad=0.0,
-                  frameon=False)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.16),
+                  borderaxespad=0.0, frameon=False)
     return fig
 
 
@@ -491,8 +491,8 @@ def parse(argv):
             raise InputError(f"--figure {args.figure}: is a folder")
         run = run_folder_holding(args.figure.parent)
         if run is not None:
-            raise InputError(f"--figure {args.figure}: inside the run folder {shown_path(run)}; compare writes "
-                             "nothing into a run (give a path outside it)")
+            raise InputError(f"--figure {args.figure}: inside the run folder {shown_path(run)}; "
+                             "compare writes nothing into a run (give a path outside it)")
     return args
 
 
@@ -552,8 +552,10 @@ def main(argv=None):
             try:
                 save_figure(fig, figure)
             except OSError as err:
-                raise InputError(f"--figure {figure}: cannot write ({err.strerror or err})") from None
-            print(f"wrote {args.figure if args.figure is not None else shown_path(figure)}", file=out)
+                raise InputError(f"--figure {figure}: cannot write ({err.strerror or err})") \
+                    from None
+            shown = args.figure if args.figure is not None else shown_path(figure)
+            print(f"wrote {shown}", file=out)
     return 0
 
 

@@ -193,7 +193,8 @@ def main(argv=None):
         details = tf.config.experimental.get_device_details(d) if d.device_type == "GPU" else {}
         print(f"device      {d.name}{'  ' + details.get('device_name', '') if details else ''}")
     if not gpus:
-        print("GPU         none found: the scripts train on the CPU (all of them work there, more slowly)")
+        print("GPU         none found: the scripts train on the CPU "
+              "(all of them work there, more slowly)")
     advice = gpu_advice(build, gpus, tf_version=tf.__version__)
     if advice:
         print(f"no GPU      {advice}")
@@ -213,5 +214,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    console.quiet()  # TensorFlow's start-up lines (cuInit, CUDA drivers) are not the doctor's findings
+    console.quiet()  # TensorFlow's start-up lines (cuInit, CUDA drivers) are not findings
     sys.exit(main())

@@ -195,7 +195,8 @@ def trial_name(script, run_dir):
     stamped = _STAMPED.match(name)
     if not stamped:
         return f"{short} {name}"
-    return " ".join(p for p in (short, stamped.group(3), stamped.group(1)[4:] + "-" + stamped.group(2)) if p)
+    date, time_of_day, rest = stamped.groups()
+    return " ".join(p for p in (short, rest, f"{date[4:]}-{time_of_day}") if p)
 
 
 def log_run(log_dir, record, *, start_time=None):
@@ -213,8 +214,9 @@ def log_run(log_dir, record, *, start_time=None):
     figures = {f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
                for name, value in headline(record).items() if name in BOARD_FIGURES}
     epochs = _number((record.get("timing") or {}).get("epochs")) or 0
-    return log_hparams(tblog.whole_run_dir(log_dir), board_settings(script, record.get("config") or {}),
-                       figures, trial_name(script, run_dir), start_time=start_time, step=int(epochs))
+    settings = board_settings(script, record.get("config") or {})
+    return log_hparams(tblog.whole_run_dir(log_dir), settings, figures, trial_name(script, run_dir),
+                       start_time=start_time, step=int(epochs))
 
 
 def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, step=0):
