@@ -35,10 +35,14 @@ def main(argv=None):
         argv = ["--logdir", "runs", *argv]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     console.quiet()
-    from tensorboard import main as tensorboard_main
+    try:
+        from tensorboard import main as tensorboard_main
 
-    sys.argv = ["tensorboard", *argv]
-    tensorboard_main.run_main()
+        sys.argv = ["tensorboard", *argv]
+        tensorboard_main.run_main()
+    except KeyboardInterrupt:  # while TensorBoard loads; once it serves, it ends itself quietly
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -215,4 +215,8 @@ def main(argv=None):
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     console.quiet()  # TensorFlow's start-up lines (cuInit, CUDA drivers) are not findings
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
