@@ -37,9 +37,10 @@ class EpochCurves(keras.callbacks.TensorBoard):
     each epoch's logs under Keras' own names, ``epoch_<name>`` in ``train``
     and ``val_<name>`` as ``epoch_<name>`` in ``validation``, and nothing
     else per epoch. TensorBoard shows its sections in name order, the first
-    two open; Keras would add ``epoch_learning_rate``, a flat line for the
-    chapter's constant rates (the rate is a setting, in HParams) that sorts
-    before ``epoch_loss``, and ``evaluation_<name>_vs_iterations``, the
+    two open; Keras would add ``epoch_learning_rate``, the rate at each
+    epoch's end, which sorts before ``epoch_loss`` and is a flat line here
+    (the rates are settings, in HParams; Chapter_2_3's warm-up is over within
+    its first epoch), and ``evaluation_<name>_vs_iterations``, the
     validation values again against training batches. So the loss comes
     first for every script without an accuracy."""
 
