@@ -178,7 +178,7 @@ def main(argv=None):
     #                 validation_data=(x_test, x_test), callbacks=[TensorBoard(log_dir='/tmp/autoencoder')])
     shown = x_test[:cfg.SHOW_DIGITS]
     callbacks = [
-        keras.callbacks.TensorBoard(log_dir=str(run.logs)),  # into the run folder, not /tmp/autoencoder
+        tblog.keras_tensorboard(run.logs),  # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
         tblog.ImageLogger(run.logs, "originals | reconstructions",  # TensorBoard's Images tab, every epoch
                           lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4),
     ]

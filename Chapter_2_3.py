@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from chapter2.data import driving  # noqa: E402
-from chapter2.run import distribute, flags, resume, runfolder  # noqa: E402
+from chapter2.run import distribute, flags, resume, runfolder, tblog  # noqa: E402
 from chapter2.run.errors import InputError  # noqa: E402
 from chapter2.steering import checks, drive, evaluation, pipeline  # noqa: E402
 
@@ -162,7 +162,7 @@ def main(argv=None):
     callbacks = [
         resume.BestModel(best_path, monitor="val_loss"),  # ModelCheckpoint(save_best_only=True), resumable
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
-        keras.callbacks.TensorBoard(log_dir=str(run.logs)),  # into the run folder, not /tmp/selfdriving
+        tblog.keras_tensorboard(run.logs),  # into the run folder, not /tmp/selfdriving
     ]
     initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last finished epoch
     callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)  # history.csv, resume points, NaN guard

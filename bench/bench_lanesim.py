@@ -154,4 +154,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    from chapter2.run import console
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    console.quiet()  # TensorFlow's start-up lines are not the benchmark's
     sys.exit(main())

@@ -14,12 +14,17 @@ are ranked together where they share that figure (Chapter_2_2 against
 Chapter_2_3, the chapter's own comparison, on test MSE) and grouped by
 script otherwise. ``--markdown`` prints the table in Markdown for pasting.
 
-It also writes a figure (compare.png unless ``--figure PATH``) with the runs'
-validation loss per epoch overlaid (the training loss for scripts that have
-no validation split), one panel per kind of loss.
+It also writes a figure with the runs' validation loss per epoch overlaid
+(the training loss for scripts that have no validation split), one panel
+per kind of loss, each curve named by its run and the settings that differ
+between the runs of its panel (the legend sits below the axes). The figure
+goes beside the runs compared (compare.png in the folder they share) unless
+``--figure PATH`` says where; the command prints where it wrote it, and
+never writes into a run folder.
 
 Unfinished runs (no metrics.json yet) and damaged ones (metrics.json
-unreadable or missing fields) are listed as such, after the others. A path
+unreadable, nested too deeply to read, or missing fields) are listed as
+such, after the others, with a one-line note each. A path
 that holds no run is an error: one line, exit status 2.
 """
 
@@ -29,6 +34,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from chapter2.run.errors import InputError
@@ -36,6 +42,9 @@ from chapter2.run.hparams import FIGURES, HEADLINE, headline, hparam_value, seco
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+FIGURE_NAME = "compare.png"
+# Files that mark a run folder: compare writes nothing inside one.
+RUN_FILES = (METRICS_FILE, HISTORY_FILE, "run.json")
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
 
@@ -164,6 +173,9 @@ def read_run(path):
         return run
     except ValueError as err:
         run.problem = f"{METRICS_FILE} is not valid JSON ({err})"
+        return run
+    except RecursionError:
+        run.problem = f"{METRICS_FILE} is nested too deeply to read"
         return run
     if not isinstance(record, dict):
         run.problem = f"{METRICS_FILE} holds {type(record).__name__}, not an object"
@@ -379,10 +391,11 @@ def markdown_table(headings, rows, numeric):
 
 # -- the figure -----------------------------------------------------------
 
-def curves_figure(runs, labels, settings=()):
+def curves_figure(runs, labels):
     """A matplotlib Figure overlaying each run's validation loss per epoch
     (the training loss where a run has no validation), one panel per kind of
-    loss, each curve labelled with its run and the `settings` that differ;
+    loss, each curve labelled with its run and every setting that differs
+    between the finished runs of its panel, in a legend below the panel;
     None when no run has a per-epoch history."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -396,21 +409,21 @@ def curves_figure(runs, labels, settings=()):
             panels.setdefault(SAME_LOSS.get(r.script, r.script), []).append((r, key, points))
     if not panels:
         return None
-    columns, lines = min(len(panels), 2), math.ceil(len(panels) / 2)
-    fig = Figure(figsize=(6.4 * columns, 4.2 * lines))
+    # One panel a row, each with its legend below it: the legend's height
+    # grows with the runs and the settings named, and never covers a curve.
+    legends = {family: [_curve_label(r, key, labels, curves) for r, key, _ in curves]
+               for family, curves in panels.items()}
+    legend_lines = {family: sum(label.count("\n") + 1 for label in labels_)
+                    for family, labels_ in legends.items()}
+    heights = [3.6 + 0.75 + 0.19 * legend_lines[family] for family in sorted(panels)]
+    fig = Figure(figsize=(7.6, sum(heights)), layout="constrained")
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
     for n, (family, curves) in enumerate(sorted(panels.items())):
-        ax = fig.add_subplot(lines, columns, n + 1)
+        ax = fig.add_subplot(grid[n, 0])
         keys = {key for _, key, _ in curves}
         for i, (r, key, points) in enumerate(curves):
             xs, ys = zip(*points)
-            label = labels[r.path]
-            changed = [f"{name} {setting_text(r.config[name])}" for name in settings if name in r.config]
-            if changed:
-                label += ": " + ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
-            if len(keys) > 1 and key == "loss":
-                label += " (training loss)"
-            if not r.finished:
-                label += f" ({r.status})"
+            label = legends[family][i]
             ax.plot(xs, ys, color=OKABE_ITO[i % len(OKABE_ITO)],
                     linestyle=("-", "--", ":", "-.")[(i // len(OKABE_ITO)) % 4],
                     marker="o" if len(points) <= 20 else None, markersize=4, label=label)
@@ -421,9 +434,26 @@ def curves_figure(runs, labels, settings=()):
         ax.set_ylabel(kind + (f" ({loss})" if loss else ""))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.16),
+                  borderaxespad=0.0, frameon=False)
     return fig
+
+
+def _curve_label(run, key, labels, curves):
+    """A curve's legend entry: the run, then the settings that differ
+    between the panel's runs (all of them, wrapped), and what the curve is
+    when it is not the panel's usual loss or the run is not finished."""
+    label = labels[run.path]
+    keys = {k for _, k, _ in curves}
+    if len(keys) > 1 and key == "loss":
+        label += " (training loss)"
+    if not run.finished:
+        label += f" ({run.status})"
+    changed = [f"{name} {setting_text(run.config[name])}"
+               for name in differing_settings([r for r, _, _ in curves]) if name in run.config]
+    if changed:
+        label += ": " + "; ".join(changed)
+    return textwrap.fill(label, width=90, subsequent_indent="    ")
 
 
 def save_figure(fig, path):
@@ -447,18 +477,49 @@ def parse(argv):
     parser.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_PARENT",
                         help="a run folder, or a folder above run folders (e.g. runs)")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
-    parser.add_argument("--figure", type=Path, default=Path("compare.png"), metavar="PATH",
-                        help="where to write the curves figure, a .png (default: compare.png)")
+    parser.add_argument("--figure", type=Path, default=None, metavar="PATH",
+                        help="where to write the curves figure, a .png outside every run folder "
+                             f"(default: {FIGURE_NAME} in the folder the runs compared share)")
     parser.add_argument("--no-figure", action="store_true", help="write no figure")
     args = parser.parse_args(argv)
-    if not args.no_figure:
+    if not args.no_figure and args.figure is not None:
         if args.figure.suffix.lower() != ".png":
             raise InputError(f"--figure {args.figure}: the figure is a PNG; give a path ending in .png")
         if not args.figure.parent.is_dir():
             raise InputError(f"--figure {args.figure}: no such folder {args.figure.parent}")
         if args.figure.is_dir():
             raise InputError(f"--figure {args.figure}: is a folder")
+        run = run_folder_holding(args.figure.parent)
+        if run is not None:
+            raise InputError(f"--figure {args.figure}: inside the run folder {shown_path(run)}; "
+                             "compare writes nothing into a run (give a path outside it)")
     return args
+
+
+def run_folder_holding(folder):
+    """The run folder that `folder` is or lies in, else None."""
+    folder = Path(os.path.abspath(folder))
+    for candidate in (folder, *folder.parents):
+        if any((candidate / name).is_file() for name in RUN_FILES):
+            return candidate
+    return None
+
+
+def default_figure_path(runs):
+    """compare.png in the folder the runs share, or the nearest folder
+    above it that is not inside a run folder."""
+    folder = Path(os.path.commonpath([str(r.path.resolve()) for r in runs]))
+    while (run := run_folder_holding(folder)) is not None and run.parent != run:
+        folder = run.parent
+    return folder / FIGURE_NAME
+
+
+def shown_path(path):
+    """`path` relative to the current folder when it is below it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
 
 
 def main(argv=None):
@@ -482,16 +543,19 @@ def main(argv=None):
         for n in notes:
             print(n)
     if not args.no_figure:
-        fig = curves_figure(runs, run_labels(runs), differing_settings(runs))
+        fig = curves_figure(runs, run_labels(runs))
+        figure = args.figure if args.figure is not None else default_figure_path(runs)
         out = sys.stderr if args.markdown else sys.stdout
         if fig is None:
             print("no figure: no run has a per-epoch history", file=out)
         else:
             try:
-                save_figure(fig, args.figure)
+                save_figure(fig, figure)
             except OSError as err:
-                raise InputError(f"--figure {args.figure}: cannot write ({err.strerror or err})") from None
-            print(f"wrote {args.figure}", file=out)
+                raise InputError(f"--figure {figure}: cannot write ({err.strerror or err})") \
+                    from None
+            shown = args.figure if args.figure is not None else shown_path(figure)
+            print(f"wrote {shown}", file=out)
     return 0
 
 

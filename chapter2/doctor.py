@@ -6,9 +6,11 @@
 Prints Python, TensorFlow, Keras and the CUDA and cuDNN versions TensorFlow
 was built with; the devices TensorFlow finds (and, on a machine with an
 NVIDIA driver where TensorFlow finds no GPU, the likely reason and the
-command that fixes it); then, for each of the five chapter models, the
-training step's throughput on the device TensorFlow picks: samples/s and
-GFLOP/s (training counted as 3x the forward pass's analytic FLOPs).
+command that fixes it; with no GPU, that the scripts train on the CPU);
+then, for each of the five chapter models, the training step's throughput
+on the device TensorFlow picks: samples/s and GFLOP/s (training counted as
+3x the forward pass's analytic FLOPs). TensorFlow's own start-up lines are
+kept out of the console (chapter2/run/console.py).
 
 The models come from the scripts themselves (Chapter_2_N.build_model), fed
 random data of the chapter's shapes, at the chapter's batch sizes. The
@@ -25,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from chapter2.run import device
+from chapter2.run import console, device
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("2_1", "2_2", "2_3", "2_4", "2_5")
@@ -190,6 +192,9 @@ def main(argv=None):
     for d in tf.config.list_physical_devices():
         details = tf.config.experimental.get_device_details(d) if d.device_type == "GPU" else {}
         print(f"device      {d.name}{'  ' + details.get('device_name', '') if details else ''}")
+    if not gpus:
+        print("GPU         none found: the scripts train on the CPU "
+              "(all of them work there, more slowly)")
     advice = gpu_advice(build, gpus, tf_version=tf.__version__)
     if advice:
         print(f"no GPU      {advice}")
@@ -208,4 +213,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    console.quiet()  # TensorFlow's start-up lines (cuInit, CUDA drivers) are not findings
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

@@ -114,7 +114,7 @@ def test_quick_run_tensorboard_logs_read_back(quick_run):
     tags = tblog.read_tags(run_dir / "logs")
     assert "epoch_loss" in tags["train"]["scalars"]
     assert "epoch_loss" in tags["validation"]["scalars"]
-    assert tags["images"]["images"] == ["originals | reconstructions"]
+    assert tags["run"]["images"] == ["originals | reconstructions"]
     scalars = tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     assert [step for step, _ in scalars] == [0, 1]
@@ -146,7 +146,7 @@ def test_tensorboard_server_lists_scalars_and_images(quick_run):
             except OSError:
                 continue
         assert "epoch_loss" in scalars["train"] and "epoch_loss" in scalars["validation"]
-        assert "originals | reconstructions" in images["images"]
+        assert "originals | reconstructions" in images["run"]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -193,6 +193,62 @@ def test_bad_paths_are_one_line_and_exit_2(tmp_path, args, message):
     assert not (tmp_path / "compare.png").exists()
 
 
+def test_a_figure_is_never_written_into_a_run_folder(tmp_path):
+    run = make_run(tmp_path / "runs" / "chapter_2_1" / "a", "chapter_2_1", {"seed": 7}, {"val_loss": 0.1},
+                   curve(0.2, 0.1))
+    (run / "reconstructions.png").write_bytes(b"the run's own figure")
+    (run / "logs").mkdir()
+    for target in (run / "reconstructions.png", run / "logs" / "c.png", run / "new.png"):
+        proc = compare_cli(run, "--figure", target, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.strip() == (f"error: --figure {target}: inside the run folder "
+                                       "runs/chapter_2_1/a; compare writes nothing into a run "
+                                       "(give a path outside it)")
+    assert (run / "reconstructions.png").read_bytes() == b"the run's own figure"
+    assert not (run / "new.png").exists() and not (run / "logs" / "c.png").exists()
+    # one run, no --figure: beside it, and the command says where
+    proc = compare_cli(run, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote runs/chapter_2_1/compare.png" in proc.stdout
+    assert (tmp_path / "runs" / "chapter_2_1" / "compare.png").is_file() and not (run / "compare.png").exists()
+
+
+def test_a_run_too_deeply_nested_to_read_is_a_note_not_the_end(tmp_path):
+    runs = tmp_path / "runs" / "chapter_2_1"
+    make_run(runs / "good", "chapter_2_1", {"seed": 7}, {"val_loss": 0.1}, curve(0.2, 0.1))
+    (runs / "deep").mkdir()
+    (runs / "deep" / "metrics.json").write_text("[" * 200_000 + "]" * 200_000)
+    proc = compare_cli(tmp_path / "runs", "--no-figure", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RecursionError" not in proc.stderr and "Traceback" not in proc.stderr
+    rows = {r["run"]: r for r in rows_of(proc.stdout)}
+    assert rows["good"]["val_loss"] == "0.1" and rows["deep"]["status"] == "damaged"
+    assert "deep: damaged: metrics.json is nested too deeply to read" in proc.stdout.splitlines()
+
+
+def test_the_legend_names_every_differing_setting_below_the_curves(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    base = {"FILTERS": [16, 8, 8], "KERNEL_SIZE": 3, "POOLING": [True, True, True], "OPTIMIZER": "adadelta",
+            "LEARNING_RATE": 1.0, "EPOCHS": 3, "seed": 7}
+    variants = {"a": {}, "b": {"KERNEL_SIZE": 5, "FILTERS": [32, 16, 16]},
+                "c": {"POOLING": [True, True, False], "LEARNING_RATE": 0.5, "seed": 3}, "d": {"OPTIMIZER": "adam"}}
+    for n, (name, change) in enumerate(variants.items()):
+        make_run(tmp_path / name, "chapter_2_1", dict(base, **change), {"val_loss": 0.1}, curve(0.3, 0.2, 0.1 + n / 100))
+    runs = [compare.read_run(tmp_path / name) for name in variants]
+    fig = compare.curves_figure(runs, compare.run_labels(runs))
+    (ax,) = fig.axes
+    texts = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
+    assert len(texts) == 4
+    for text in texts:  # the six settings that differ, in every entry; EPOCHS is the same everywhere
+        for name in ("FILTERS", "KERNEL_SIZE", "POOLING", "OPTIMIZER", "LEARNING_RATE", "seed"):
+            assert f"{name} " in text, text
+        assert "EPOCHS" not in text and "..." not in text
+    assert "KERNEL_SIZE 5" in texts[1] and "POOLING true,true,false" in " ".join(texts[2].split())
+    FigureCanvasAgg(fig).draw()
+    assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0  # below the axes
+
+
 def test_importing_loads_no_tensorflow():
     proc = subprocess.run([sys.executable, "-c", "import sys, chapter2.compare, chapter2.run.hparams; "
                            "sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"],
@@ -228,4 +284,6 @@ def test_real_runs_end_to_end(two_real_runs):
     assert rows["units8"]["parameters"] != rows["units16"]["parameters"]
     best = max(rows.values(), key=lambda r: float(r["accuracy %"]))
     assert float(rows_of(proc.stdout)[0]["accuracy %"]) == float(best["accuracy %"])
-    assert matplotlib.image.imread(root / "compare.png").shape[2] in (3, 4)
+    # the figure goes beside the runs compared, not into the current folder
+    assert "wrote runs/chapter_2_4/compare.png" in proc.stdout and not (root / "compare.png").exists()
+    assert matplotlib.image.imread(root / "runs" / "chapter_2_4" / "compare.png").shape[2] in (3, 4)

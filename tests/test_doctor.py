@@ -13,16 +13,22 @@ def test_doctor_prints_versions_devices_and_a_rate_per_model():
     # code, and building and tracing the others (Chapter_2_3's 33.8 million weights above all)
     # would only add time (`--models` is checked on the way).
     models = ["2_1", "2_4"]
+    env = script_env()
+    env.pop("TF_CPP_MIN_LOG_LEVEL")  # as in a learner's shell
     proc = subprocess.run([sys.executable, "-m", "chapter2.doctor", "--seconds", "0.2", "--models", ",".join(models)],
-                          cwd=ROOT,
-                          env=script_env(), capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
+    # TensorFlow's start-up lines (cuInit, CUDA drivers) stay out of the console
+    assert proc.stderr.strip() == "", proc.stderr[-3000:]
+    assert not re.search(r"^[IWEF]\d{4} |cuInit", out, re.MULTILINE)
     import keras
     import tensorflow as tf
     assert f"TensorFlow  {tf.__version__}" in out and f"Keras {keras.__version__}" in out
     assert re.search(r"built with  CUDA \S+, cuDNN \S+", out)
     assert "/physical_device:CPU:0" in out and "Chapter_2_3 " not in out
+    if "/physical_device:GPU:" not in out:
+        assert "GPU         none found: the scripts train on the CPU" in out
     for name in models:
         line = re.search(rf"Chapter_{name}\s+([\d,]+) samples/s\s+([\d.e+-]+) GFLOP/s", out)
         assert line, f"no figure for Chapter_{name}:\n{out}"

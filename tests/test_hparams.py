@@ -61,6 +61,23 @@ def test_headline_figures_of_each_script():
     assert five["held_out_accuracy"] == 0.71 and five["win_rate"] == pytest.approx(0.6)
 
 
+def test_board_settings_are_named_after_the_script_and_read_as_typed():
+    config = {"FILTERS": [16, 8, 8], "POOLING": [True, True, False], "KERNEL_SIZE": 3, "EPOCHS": 500,
+              "LEARNING_RATE": 1.0, "DROPOUT": 0.2, "FAST_FIT": True, "seed": 7, "quick": False,
+              "data": None}
+    assert hparams.board_settings("chapter_2_1", config) == {
+        "2_1.FILTERS": "16,8,8", "2_1.POOLING": "true,true,false", "2_1.KERNEL_SIZE": "3",
+        "2_1.EPOCHS": "500", "2_1.LEARNING_RATE": "1.0", "2_1.DROPOUT": "0.2", "2_1.FAST_FIT": True,
+        "seed": "7", "quick": False}
+
+
+def test_trial_names_lead_with_what_tells_runs_apart():
+    assert hparams.trial_name("chapter_2_1", "runs/chapter_2_1/20261127-181500-kernelsize5-quick") == \
+        "2_1 kernelsize5-quick 1127-181500"
+    assert hparams.trial_name("chapter_2_4", "runs/chapter_2_4/20261127-181500") == "2_4 1127-181500"
+    assert hparams.trial_name("chapter_2_5", "/tmp/my-run") == "2_5 my-run"
+
+
 def test_seconds_per_epoch_falls_back_on_the_totals():
     assert hparams.seconds_per_epoch([{"epoch": 0, "epoch_seconds": 7.0}]) == 7.0
     assert hparams.seconds_per_epoch([], {"train_seconds": 30.0, "epochs": 3}) == 10.0
@@ -69,16 +86,26 @@ def test_seconds_per_epoch_falls_back_on_the_totals():
 
 # -- through a real tensorboard server ------------------------------------
 
-def write_keras_like_curves(log_dir, losses):
-    """What Keras' TensorBoard callback leaves: logs/train and logs/validation."""
-    import tensorflow as tf
+def train_tiny_run(logs, seed):
+    """Fit a tiny model with the kit's TensorBoard callbacks into `logs`
+    (Keras' curves, and an image strip), as a script's run does."""
+    import keras
 
-    for sub in ("train", "validation"):
-        writer = tf.summary.create_file_writer(str(log_dir / sub))
-        with writer.as_default():
-            for epoch, loss in enumerate(losses):
-                tf.summary.scalar("epoch_loss", loss, step=epoch)
-        writer.close()
+    from chapter2.run import tblog
+
+    keras.utils.set_random_seed(seed)
+    x = np.random.default_rng(seed).random((32, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    images = tblog.ImageLogger(logs, "inputs | outputs",
+                               lambda m: np.tile(m.predict(x[:2], verbose=0)[:, None, :, None], (1, 4, 1, 1)))
+    model.fit(x, x, epochs=2, batch_size=16, validation_data=(x, x), verbose=0,
+              callbacks=[tblog.keras_tensorboard(logs), images])
+
+
+def get(port, route):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/{route}", timeout=20) as response:
+        return json.load(response)
 
 
 def free_port():
@@ -89,7 +116,8 @@ def free_port():
 
 def post(port, route, body):
     request = urllib.request.Request(f"http://127.0.0.1:{port}/data/plugin/hparams/{route}",
-                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=20) as response:
         return json.load(response)
 
@@ -133,61 +161,96 @@ def tensorboard_on(tmp_path):
         err.close()
 
 
-def test_dashboard_lists_each_run_once_with_settings_and_figures(tmp_path, tensorboard_on):
+def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_path, tensorboard_on):
+    """Two exercise variants of Chapter_2_1 (KERNEL_SIZE) and two of
+    Chapter_2_4 (WINDOW_AS) under one --logdir: what TensorBoard's own
+    server answers for the run list, the Scalars and Images tags and the
+    HParams dashboard."""
     runs = tmp_path / "runs"
-    made = {
-        "chapter_2_2/20260101-100000": ("chapter_2_2", {"FILTERS": (8, 16, 32), "POOLING": (True, True, True),
-                                                        "DROPOUT": 0.2, "MIRROR": True, "seed": 7},
-                                        {"test_mse": 0.021, "autonomy": 91.5, "parameters": 1234567}),
-        "chapter_2_3/20260101-110000": ("chapter_2_3", {"FILTERS": (8, 16, 32), "POOLING": (True, False, False),
-                                                        "DROPOUT": 0.5, "MIRROR": True, "seed": 7},
-                                        {"test_mse": 0.034, "autonomy": 80.25, "parameters": 33812345}),
-        # the same settings twice: still two rows
-        "chapter_2_4/20260101-120000": ("chapter_2_4", {"UNITS": 32, "WINDOW_AS": "timesteps", "seed": 7},
-                                        {"accuracy": 0.84, "parameters": 5210}),
-        "chapter_2_4/20260101-120500": ("chapter_2_4", {"UNITS": 32, "WINDOW_AS": "timesteps", "seed": 7},
-                                        {"accuracy": 0.88, "parameters": 5210}),
+    config_2_1 = {"FILTERS": [16, 8, 8], "KERNEL_SIZE": 3, "EPOCHS": 50, "LEARNING_RATE": 1.0,
+                  "seed": 7, "quick": False, "data": None}
+    config_2_4 = {"UNITS": 32, "WINDOW_AS": "timesteps", "EPOCHS": 10, "STATEFUL": False,
+                  "seed": 7, "quick": False}
+    made = {  # folder: (script, config, metrics)
+        "chapter_2_1/20261127-181500": ("chapter_2_1", config_2_1,
+                                        {"val_loss": 0.1, "parameters": 4385, "code_shape": [4, 4, 8]}),
+        "chapter_2_1/20261127-183000-kernelsize5": ("chapter_2_1", dict(config_2_1, KERNEL_SIZE=5),
+                                                    {"val_loss": 0.12, "parameters": 8001,
+                                                     "code_shape": [4, 4, 8]}),
+        "chapter_2_4/20261127-190000": ("chapter_2_4", config_2_4,
+                                        {"accuracy": 0.84, "parameters": 5210, "generated_sequences": 4,
+                                         "generated_entirely_right": 3}),
+        "chapter_2_4/20261127-191500-windowasfeatures": ("chapter_2_4", dict(config_2_4, WINDOW_AS="features"),
+                                                         {"accuracy": 0.8, "parameters": 5210}),
     }
-    for name, (script, config, figures) in made.items():
-        logs = runs / name / "logs"
-        write_keras_like_curves(logs, [0.5, 0.4])
-        written = hparams.log_hparams(logs, dict(config, script=script, skipped=None),
-                                      dict(figures, broken=float("nan"), text="not a number"),
-                                      run_name=name)
-        assert "skipped" not in written and written["script"] == script
+    for seed, (folder, (script, config, metrics)) in enumerate(made.items()):
+        logs = runs / folder / "logs"
+        train_tiny_run(logs, seed)
+        record = {"script": script, "config": config, "metrics": metrics, "run_dir": str(runs / folder),
+                  "history": [{"epoch": 0, "epoch_seconds": 2.0}, {"epoch": 1, "epoch_seconds": 1.5}],
+                  "timing": {"epochs": 2, "train_seconds": 3.5, "samples_per_second": 100.0}}
+        written = hparams.log_run(logs, record, start_time=1.0e9 + seed)
+        assert "data" not in written and "script" not in written
 
     port = tensorboard_on(runs, sessions=len(made))
-    experiment = post(port, "experiment", {"experimentName": "", "hparamsLimit": 1000})
-    infos = {h["name"]: h for h in experiment["hparamInfos"]}
-    # the settings of both scripts' runs line up in one table
-    assert {"FILTERS", "POOLING", "DROPOUT", "MIRROR", "UNITS", "WINDOW_AS", "seed", "script"} <= set(infos)
-    assert infos["POOLING"]["type"] == "DATA_TYPE_STRING"
-    assert sorted(infos["POOLING"]["domainDiscrete"]) == ["true,false,false", "true,true,true"]
-    assert infos["DROPOUT"]["type"] == "DATA_TYPE_FLOAT64"
-    assert infos["MIRROR"]["type"] == "DATA_TYPE_BOOL"
-    metric_names = {(m["name"].get("group", ""), m["name"]["tag"]) for m in experiment["metricInfos"]}
-    assert {("", "test_mse"), ("", "autonomy"), ("", "accuracy"), ("", "parameters")} <= metric_names
-    assert ("", "broken") not in metric_names and ("", "text") not in metric_names
 
-    # the request the HParams dashboard sends: every column, included in the result
-    columns = [{"hparam": name, "includeInResult": True} for name in infos]
+    # The run list: each run as its train and validation curves and one entry for the whole run.
+    assert sorted(get(port, "runs")) == sorted(f"{folder}/logs/{part}" for folder in made
+                                               for part in ("run", "train", "validation"))
+    scalars = get(port, "plugin/scalars/tags")
+    for folder, (script, _, _) in made.items():
+        # Keras' curves, the loss alone: no learning-rate line sorting before it, and no
+        # evaluation_loss_vs_iterations
+        assert sorted(scalars[f"{folder}/logs/train"]) == ["epoch_loss"]
+        assert sorted(scalars[f"{folder}/logs/validation"]) == ["epoch_loss"]
+        figures = set(scalars[f"{folder}/logs/run"])
+        # the figure the script is ranked by, in its own section; the others in run/
+        ranking = {"chapter_2_1": "val_loss", "chapter_2_4": "accuracy"}[script]
+        assert {tag for tag in figures if not tag.startswith("run/")} == {f"final/{ranking}"}
+        assert "run/seconds_per_epoch" in figures and "run/train_seconds" not in figures
+    assert {"final/val_loss", "run/code_size"} <= set(scalars["chapter_2_1/20261127-181500/logs/run"])
+    # TensorBoard sorts its sections by name: the run's figures come after every curve.
+    curves = {tag for run, tags in scalars.items() if not run.endswith("/run") for tag in tags}
+    assert curves and max(curves) < "final/" < "run/"
+    assert min(tag for tags in scalars.values() for tag in tags) == "epoch_loss"  # the loss first
+    images = get(port, "plugin/images/tags")
+    assert {run for run, tags in images.items() if tags} == {f"{folder}/logs/run" for folder in made}
+
+    # HParams: one row per run under a short name, the settings as typed.
+    experiment = post(port, "experiment", {"experimentName": "", "hparamsLimit": 1000})
+    infos = [h for h in experiment["hparamInfos"]]
+    differing = [h["name"] for h in infos if h.get("differs")]
+    assert sorted(differing) == ["2_1.KERNEL_SIZE", "2_4.WINDOW_AS"]
+    # the dashboard ticks the first five settings: the differing ones come first
+    assert {h["name"] for h in infos[:len(differing)]} == set(differing)
+    by_name = {h["name"]: h for h in infos}
+    assert sorted(by_name["2_1.KERNEL_SIZE"]["domainDiscrete"]) == ["3", "5"]
+    assert by_name["2_1.EPOCHS"]["domainDiscrete"] == ["50"] and not by_name["2_1.EPOCHS"].get("differs")
+    assert by_name["2_4.STATEFUL"]["type"] == "DATA_TYPE_BOOL"
+    assert "script" not in by_name and "EPOCHS" not in by_name
+    # only the figures, not the per-epoch curves of train and validation
+    metric_names = [(m["name"].get("group", ""), m["name"]["tag"]) for m in experiment["metricInfos"]]
+    assert metric_names and all(group == "" and tag.startswith(("final/", "run/"))
+                                for group, tag in metric_names)
+    assert {"final/val_loss", "final/accuracy", "run/generated_right", "run/parameters"} <= {
+        tag for _, tag in metric_names}
+    # the dashboard ticks the first five figures: the ones each script is ranked by among them
+    assert {"final/val_loss", "final/accuracy"} <= {tag for _, tag in metric_names[:5]}
+
+    columns = [{"hparam": h["name"], "includeInResult": True} for h in infos]
     columns += [{"metric": m["name"], "includeInResult": True} for m in experiment["metricInfos"]]
     listing = post(port, "session_groups", {"experimentName": "", "allowedStatuses": STATUSES,
                                             "colParams": columns, "startIndex": 0, "sliceSize": 100})
-    groups = listing["sessionGroups"]
-    sessions = [s["name"] for g in groups for s in g["sessions"]]
-    assert sorted(sessions) == sorted(f"{name}/logs" for name in made)  # each run once, train/validation inside it
-    for group in groups:
-        (session,) = group["sessions"]
-        name = session["name"][:-len("/logs")]
-        script, config, figures = made[name]
-        assert session["status"] == "STATUS_SUCCESS"
-        assert group["hparams"]["script"] == script
-        for key, value in config.items():
-            expected = hparams.hparam_value(value)
-            got = group["hparams"][key]
-            assert got == pytest.approx(expected) if isinstance(expected, float) else got == expected
-        values = {(m["name"].get("group", ""), m["name"]["tag"]): m["value"] for m in group["metricValues"]}
-        for key, value in figures.items():
-            assert values[("", key)] == pytest.approx(value, rel=1e-6)
-        assert values[("validation", "epoch_loss")] == pytest.approx(0.4)
+    groups = {g["name"]: g for g in listing["sessionGroups"]}
+    assert sorted(groups) == ["2_1 1127-181500", "2_1 kernelsize5 1127-183000", "2_4 1127-190000",
+                              "2_4 windowasfeatures 1127-191500"]
+    kernel5 = groups["2_1 kernelsize5 1127-183000"]
+    (session,) = kernel5["sessions"]
+    assert session["name"] == "chapter_2_1/20261127-183000-kernelsize5/logs/run"
+    assert session["status"] == "STATUS_SUCCESS"
+    assert kernel5["hparams"]["2_1.KERNEL_SIZE"] == "5" and kernel5["hparams"]["seed"] == "7"
+    assert kernel5["hparams"]["quick"] is False
+    values = {m["name"]["tag"]: m["value"] for m in kernel5["metricValues"]}
+    assert values["final/val_loss"] == pytest.approx(0.12) and values["run/parameters"] == 8001
+    assert values["run/code_size"] == 128 and values["run/seconds_per_epoch"] == pytest.approx(1.5)
+    assert groups["2_4 windowasfeatures 1127-191500"]["hparams"]["2_4.WINDOW_AS"] == "features"

@@ -22,7 +22,8 @@ _NATIVE = re.compile(rb"^([IWEF])\d{4} [\d:.]+\s+\d+ (\S+?):\d+\] (.*)")
 _NOISE = re.compile(
     rb"cuda|cuInit|cudart|cuDNN|cuFFT|cuBLAS|TF-TRT|cpu_feature_guard|oneDNN|"
     rb"XLA service|StreamExecutor|Compiled cluster using XLA|GeneratorDataset iterator|"
-    rb"Local rendezvous|End of sequence|computation_placer|rebuild TensorFlow")
+    rb"Local rendezvous|End of sequence|computation_placer|rebuild TensorFlow|"
+    rb"NodeDef mentions attribute use_unbounded_threadpool")
 _ALWAYS_DROP = (b"WARNING: All log messages before absl::InitializeLog()",
                 b"To enable the following instructions:")
 
@@ -63,7 +64,7 @@ def quiet():
                               name="stderr-filter")
     thread.start()
     _installed = (original, thread)
-    atexit.register(_restore)
+    atexit.register(restore)
 
 
 def _forward(read_end, original):
@@ -90,8 +91,9 @@ def _write_all(fd, data):
             return
 
 
-def _restore():
-    """Put the real stderr back and let the filter drain what is left."""
+def restore():
+    """Put the real stderr back and let the filter drain what is left
+    (at exit, or before a process ends without running its exit handlers)."""
     global _installed
     if _installed is None:
         return

@@ -1,20 +1,42 @@
 """A run's settings and final figures for TensorBoard's HParams dashboard.
 
-    hparams.log_hparams(run.logs, dict(record["config"], script=record["script"]),
-                        hparams.headline(record), run_name=str(run.path))
+    hparams.log_run(run.logs, record, start_time=run.started)   # record: metrics.json's
 
-writes, into the run's ``logs`` folder (beside Keras' ``logs/train`` and
-``logs/validation``), the settings as TensorBoard hparams and the figures
-as scalars of the same names. ``tensorboard --logdir runs`` then lists every
-run once in the HParams table and parallel-coordinates view, with the
-columns of all five scripts side by side; its Time Series tab gives
-``logs/train`` and ``logs/validation`` the settings logged in ``logs`` (it
-matches runs to settings by folder prefix).
+writes into the run's own TensorBoard entry (``logs/run``, beside Keras'
+``logs/train`` and ``logs/validation``; see chapter2/run/tblog.py) the run's
+settings as TensorBoard hparams and its figures as scalars: the figure
+its script is ranked by as ``final/<figure>`` (``final/val_loss``), the
+others as ``run/<figure>`` (``run/parameters``). ``tensorboard --logdir
+runs`` then lists every run once in the HParams table under a short name
+(``2_1 kernelsize5-quick 1127-181500``), with its settings and the few
+figures its script is judged by; in Scalars the ``final`` and ``run``
+sections sort after the per-epoch ``epoch_...`` curves.
 
-No experiment configuration (``hparams_config``) is written: TensorBoard
-reads a single one for the whole log folder, the first it finds, so one run's
-configuration would hide the settings and figures of every other script.
-Without it TensorBoard builds the columns from all runs' own values.
+How the dashboard is made to read at a glance:
+
+- No experiment configuration (``hparams_config``) is written: TensorBoard
+  reads a single one for the whole log folder, the first it finds, so one
+  run's configuration would hide the settings and figures of the other
+  scripts' runs. Without it TensorBoard builds the columns from the runs'
+  own values and marks a setting that has more than one value as differing.
+- The dashboard ticks at most five settings and five figures by default,
+  differing settings first. So that a difference between two runs of one
+  script is among them, a script's constants are named after the script
+  (``2_1.KERNEL_SIZE``): the same constant in two scripts (EPOCHS,
+  FILTERS) is two columns, and differs only where runs of one script
+  differ. The run options shared by all scripts (seed, quick, offline) keep
+  their plain names; the script is in the trial name, not a column.
+- Of the figures it ticks the first five by name: each script's ranking
+  figure is ``final/...``, before every ``run/...``, so the four of them
+  (val_loss, test_mse, accuracy, held_out_accuracy) are ticked even with
+  runs of all five scripts in one table.
+- The dashboard prints every number with five significant digits (``500``
+  as ``500.00``), so settings are logged as the text a flag takes (``500``,
+  ``0.2``, ``16,8,8``); booleans stay booleans. Figures are numbers (their
+  columns sort and plot as such) and keep TensorBoard's five digits.
+- The figures are the session's only scalars: the whole-run entry is not a
+  parent of ``train`` and ``validation``, whose per-epoch series would
+  otherwise all become metric columns.
 
 `headline` turns a metrics.json record into the flat figures every script is
 compared on; the compare command (``python -m chapter2.compare``) uses the
@@ -22,9 +44,13 @@ same names.
 """
 
 import math
+import re
 import statistics
 import time
 from pathlib import Path
+
+# A run folder's name: <date>-<time>[-<what changed, -quick, a name>].
+_STAMPED = re.compile(r"^(\d{8})-(\d{6})(?:-(.+))?$")
 
 # Each script's headline figure and whether lower is better: the compare
 # command sorts by it, best first.
@@ -54,6 +80,18 @@ FIGURES = {
     "samples_per_second": False,
     "train_seconds": True,
 }
+
+
+# The figures a run logs for TensorBoard (HParams columns, Scalars sections
+# ``final/`` and ``run/``): each script's own and the model's size and speed;
+# compare shows the rest (epochs, samples per second, training time).
+BOARD_FIGURES = ("val_loss", "code_size", "test_mse", "test_mae", "autonomy", "accuracy",
+                 "generated_right", "held_out_accuracy", "win_rate", "parameters",
+                 "seconds_per_epoch")
+# The sections of the figures, both after Keras' epoch_... curves: the
+# script's ranking figure (HEADLINE), then the others.
+RANKING_SECTION = "final"
+BOARD_SECTION = "run"
 
 
 def headline(record):
@@ -127,14 +165,68 @@ def hparam_value(value):
     return None if value is None else str(value)
 
 
+def board_settings(script, config):
+    """A run's settings as HParams columns: {name: value}. A script's
+    constants (UPPERCASE) are named after it (``2_1.KERNEL_SIZE`` for
+    chapter_2_1), the shared run options keep their names; numbers become
+    their flag text (``500``, ``0.2``), lists their comma list; None and
+    empty values are left out."""
+    prefix = str(script).removeprefix("chapter_") + "."
+    settings = {}
+    for key, value in config.items():
+        value = hparam_value(value)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = _flag_text(value)
+        settings[prefix + str(key) if str(key).isupper() else str(key)] = value
+    return settings
+
+
+def trial_name(script, run_dir):
+    """The run's name in the HParams table, what tells it apart first: the
+    script, what the folder name says was changed, then when it started
+    (``2_1 kernelsize5-quick 1127-181500`` for the run folder
+    ``runs/chapter_2_1/20261127-181500-kernelsize5-quick``). The dashboard's
+    Trial ID column shows about fifteen characters, so the date goes last.
+    A folder named otherwise (``--run-dir``) keeps its name."""
+    short = str(script).removeprefix("chapter_")
+    name = Path(run_dir).name
+    stamped = _STAMPED.match(name)
+    if not stamped:
+        return f"{short} {name}"
+    date, time_of_day, rest = stamped.groups()
+    return " ".join(p for p in (short, rest, f"{date[4:]}-{time_of_day}") if p)
+
+
+def log_run(log_dir, record, *, start_time=None):
+    """Log one finished run for TensorBoard: its settings (`board_settings`)
+    and figures (`BOARD_FIGURES` of `headline`: ``final/<figure>`` for the
+    script's ranking figure, ``run/<figure>`` for the others) into
+    the run's own entry under `log_dir` (the run's ``logs`` folder), at the
+    step of the epochs trained. `record` is the run's metrics.json record.
+    Returns the settings written."""
+    from chapter2.run import tblog
+
+    script = record.get("script") or "run"
+    run_dir = record.get("run_dir") or Path(log_dir).parent
+    ranking = HEADLINE.get(script)
+    figures = {f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
+               for name, value in headline(record).items() if name in BOARD_FIGURES}
+    epochs = _number((record.get("timing") or {}).get("epochs")) or 0
+    settings = board_settings(script, record.get("config") or {})
+    return log_hparams(tblog.whole_run_dir(log_dir), settings, figures, trial_name(script, run_dir),
+                       start_time=start_time, step=int(epochs))
+
+
 def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, step=0):
     """Write `hparams` ({setting: value}) and `metrics` ({figure: number})
-    for TensorBoard's HParams dashboard into `log_dir`, the run's ``logs``
-    folder.
+    for TensorBoard's HParams dashboard into `log_dir` (`log_run` gives it
+    the run's own entry).
 
-    run_name:   the run's name in the dashboard's session groups; default the
-                folder above `log_dir` (the run folder), so two runs with the
-                same settings stay two rows.
+    run_name:   the run's name in the dashboard (its trial ID); default
+                `log_dir` itself, so two runs with the same settings stay two
+                rows.
     start_time: when the run started (seconds since the epoch); default now.
     step:       the step the figures are logged at (e.g. the epochs trained).
 
@@ -149,7 +241,7 @@ def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, st
     log_dir = Path(log_dir)
     values = {str(k): v for k, v in ((k, hparam_value(v)) for k, v in hparams.items()) if v is not None}
     figures = {str(k): n for k, n in ((k, _number(v)) for k, v in metrics.items()) if n is not None}
-    trial = str(run_name) if run_name else str(log_dir.parent)
+    trial = str(run_name) if run_name else str(log_dir)
     writer = tf.summary.create_file_writer(str(log_dir))
     try:
         with writer.as_default():

@@ -194,9 +194,7 @@ class Run:
         write_json(self.file(METRICS_FILE), record)
         print(f"wrote {self.file(METRICS_FILE)}")
         # Settings and headline figures for TensorBoard's HParams dashboard.
-        hparams.log_hparams(self.logs, dict(record["config"], script=self.script), hparams.headline(record),
-                            run_name=str(self.path), start_time=self.started,
-                            step=record["timing"].get("epochs", 0))
+        hparams.log_run(self.logs, record, start_time=self.started)
         if self.cfg.options.get("quick"):
             print("smoke run (--quick): its figures check that the script works and are not results")
         self.points.clear()
