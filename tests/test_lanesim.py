@@ -146,7 +146,7 @@ def test_drive_with_a_constant_predictor_gives_finite_metrics_and_a_gif(tmp_path
     lanesim.save_gif(frames, path)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == len(frames)
-        assert gif.size == (frames[0].shape[1], frames[0].shape[0])
+        assert gif.size == (2 * frames[0].shape[1], 2 * frames[0].shape[0])  # drawn 2x2 per pixel
     assert [p.name for p in tmp_path.iterdir()] == ["drive.gif"]   # no temporary left behind
     with pytest.raises(ValueError, match="no frames"):
         lanesim.save_gif([], tmp_path / "empty.gif")
