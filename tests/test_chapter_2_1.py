@@ -84,7 +84,7 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_every_output(quick_run):
     run_dir, proc = quick_run
     assert f"run folder: {run_dir}" in proc.stdout
-    assert f"tensorboard --logdir {run_dir / 'logs'}" in proc.stdout
+    assert f"chapter2.board --logdir {run_dir / 'logs'}" in proc.stdout
 
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["script"] == "chapter_2_1"

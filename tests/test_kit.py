@@ -111,7 +111,7 @@ def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
                                        "name": None, "deterministic": False})
     run = runfolder.start("chapter_test", cfg)
     out = capsys.readouterr().out
-    assert str(tmp_path / "r") in out and "tensorboard --logdir" in out
+    assert str(tmp_path / "r") in out and "python -m chapter2.board --logdir" in out
     # history.csv as CSVLogger writes it, with epoch 1 repeated by a resumed run
     run.file("history.csv").write_text(
         "epoch,epoch_seconds,loss\n0,2.0,0.5\n1,1.0,0.4\n1,1.5,0.39\n")

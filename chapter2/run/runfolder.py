@@ -311,7 +311,7 @@ def start(script, cfg, *, data=None):
     run = Run(script, cfg, path, lock, identity)
     print(f"run folder: {path}")
     print(f"settings:   {settings_text(cfg)}")
-    print(f"watch it:   tensorboard --logdir {shlex.quote(str(run.logs))}")
+    print(f"watch it:   python -m chapter2.board --logdir {shlex.quote(str(run.logs))}")
     return run
 
 
