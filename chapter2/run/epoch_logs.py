@@ -36,8 +36,9 @@ class EpochScalars(keras.callbacks.Callback):
         self._write = {}
 
     def on_epoch_end(self, epoch, logs=None):
-        numbers = {k: float(v) for k, v in (logs or {}).items()
-                   if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+        # The curves of training; an epoch's wall time goes to history.csv, not here.
+        numbers = {k: float(v) for k, v in (logs or {}).items() if k != "epoch_seconds"
+                   and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
         self.rows.append((int(epoch), numbers))
         # Written with every resume point: each `every` epochs, the last
         # epoch, and an epoch after which training stops.
