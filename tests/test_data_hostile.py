@@ -269,6 +269,24 @@ def test_frames_no_scale_fits_are_refused(tmp_path, X, words):
     one_line(lambda: load_frames(tmp_path, X), "f.npz: frames X are", words)
 
 
+@pytest.mark.parametrize("pixels, mode, expected", [
+    (np.full((60, 80), 32768, np.uint16), None, 128),        # 16-bit PNG: I;16, scaled by 65535
+    (np.full((60, 80), 200, np.int32), "I", 200),            # 32-bit integers 0-255: as they are
+    (np.full((60, 80), 0.5, np.float32), "F", 128),          # floating point in [0, 1]: times 255
+])
+def test_16_bit_and_float_images_in_a_recording_are_scaled_not_clipped(tmp_path, pixels, mode, expected):
+    folder, _ = write_recording("sully chen", tmp_path / "rec", "0.png" if mode is None else "0.tiff")
+    Image.fromarray(pixels, mode).save(folder / ("0.png" if mode is None else "0.tiff"))
+    X, _, _ = driving.load_path(folder, log=quiet)
+    assert X.shape == (1, 120, 160, 3) and X.min() == X.max() == expected
+
+
+def test_an_image_of_negative_pixels_is_refused(tmp_path):
+    folder, _ = write_recording("sully chen", tmp_path / "rec", "0.tiff")
+    Image.fromarray(np.full((60, 80), -3.0, np.float32), "F").save(folder / "0.tiff")
+    one_line(lambda: driving.load_path(folder, log=quiet), "0.tiff: pixels of mode F from -3 to -3")
+
+
 # --- pickles ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data", [b"\x80\x04P0\n.", b"\x80\x04\x8c\x01xQ."], ids=["PERSID", "BINPERSID"])

@@ -26,6 +26,7 @@ from .records import (
     read_json,
     read_text,
     short,
+    shown,
     whole_numbers,
 )
 
@@ -41,7 +42,7 @@ def is_tub(path):
 
 def _angle(record, where):
     if "user/angle" not in record:
-        raise InputError(f"{where}: the record has no user/angle (keys: {', '.join(sorted(record)) or 'none'})")
+        raise InputError(f"{where}: the record has no user/angle (keys: {shown(', '.join(sorted(record))) or 'none'})")
     return number(record["user/angle"], where, "user/angle")
 
 
@@ -77,7 +78,8 @@ def load_tub_v2(path, *, log=print):
     for catalog_name in catalogs:
         catalog = path / catalog_name
         if not is_file(catalog, path / "manifest.json", "the catalog"):
-            raise InputError(f"{catalog}: listed in {path / 'manifest.json'} but missing")
+            raise InputError(f"{path / 'manifest.json'}: lists the catalog {shown(catalog_name)}, which is "
+                             "missing")
         for line_number, line in lines(read_text(catalog, "tub catalog")):
             if not line.strip():
                 continue

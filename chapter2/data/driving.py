@@ -30,7 +30,7 @@ from chapter2.run.errors import InputError
 from . import donkey_tub, sully_chen, udacity
 from .array_files import load_npz, load_pair, load_pickle  # noqa: F401  (load_pickle: the safe loader)
 from .frames import FRAME_SHAPE, validate  # noqa: F401  (FRAME_SHAPE: the network's input)
-from .records import reason
+from .records import is_file, reason
 
 FILE_NAME = "indoor_lanes.pkl"
 CHAPTER_DATA_URL = "https://s3.amazonaws.com/donkey_resources/indoor_lanes.pkl"
@@ -114,7 +114,7 @@ def load(data=None, *, sim_frames=8000, sim_seed=0, cache_dir=None, log=print):
         X, Y, info = load_path(data, log=log)
         info["why"] = "given with --data"
         said = f"{info['format']} {data}"
-    elif cached.is_file():
+    elif is_file(cached, "KERAS_HOME", f"the kept copy of {FILE_NAME}"):
         X, Y = load_cached(cached, log=log)
         info = {"source": FILE_NAME, "format": "pickle", "path": str(cached),
                 "why": f"a copy kept in the Keras cache; {NOT_PUBLISHED}"}

@@ -40,7 +40,7 @@ def read_image(path, where=None):
                 raise InputError(_too_large(path, width, height))
             if img.format == "JPEG":
                 img.draft("RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # decode at a reduced scale: faster
-            img = img.convert("RGB")
+            img = _eight_bit(img, path).convert("RGB")
             if img.size != (FRAME_SHAPE[1], FRAME_SHAPE[0]):
                 img = img.resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)
             return np.asarray(img)
@@ -54,6 +54,29 @@ def read_image(path, where=None):
     except OSError as err:  # PIL reports damaged image data as OSError too
         why = err.strerror or brief(err, 120)
         raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
+
+
+def _eight_bit(img, path):
+    """A 16-bit or floating-point image as 8-bit grey, scaled (PIL's own convert
+    clips: a 16-bit PNG would come out nearly all white). 16-bit pixels are
+    scaled by 65535; 32-bit integer ones as they are when 0-255, else as 16-bit;
+    floating-point ones in [0, 1] times 255, in [0, 255] as they are."""
+    from PIL import Image
+
+    if not (img.mode.startswith("I;16") or img.mode in ("I", "F")):
+        return img
+    pixels = np.asarray(img, dtype=np.float64)
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    if img.mode.startswith("I;16"):
+        top = 65535
+    elif img.mode == "I" and low >= 0 and high <= 65535:
+        top = 255 if high <= 255 else 65535
+    elif img.mode == "F" and low >= 0 and high <= 255:
+        top = 1 if high <= 1 else 255
+    else:
+        raise InputError(f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to {high:g}; "
+                         "expected 0-255 or 0-65535 (0-1 for floating point)")
+    return Image.fromarray(np.rint(pixels * (255 / top)).astype(np.uint8), "L")
 
 
 def _too_large(path, width, height):

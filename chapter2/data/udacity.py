@@ -2,7 +2,8 @@
 
 A recording is a folder holding ``driving_log.csv`` and ``IMG/``.  Each CSV
 row is ``center,left,right,steering,throttle,brake,speed`` (a header row
-with those names may come first; extra columns after them are ignored):
+with those names may come first, after blank lines if any; extra columns
+after them are ignored):
 three camera images of 160x320 pixels and the steering angle in [-1, 1]
 (negative: left, as in Donkey Car).  The simulator writes image paths as
 absolute paths of the machine that recorded (``C:\\Users\\...\\IMG\\center_...jpg``
