@@ -41,7 +41,8 @@ def _allowed_globals(claim):
     from numpy._core import multiarray, numeric
 
     class CheckedArray(np.ndarray):
-        """numpy.ndarray as a pickle may call it: the size checked first; a plain ndarray comes back."""
+        """numpy.ndarray as a pickle may call it: the size checked first; a plain ndarray
+        comes back."""
 
         def __new__(cls, shape, dtype=float, *args, **kwargs):
             claim(shape, dtype)
@@ -49,7 +50,8 @@ def _allowed_globals(claim):
 
     def reconstruct(subtype, shape, dtype):
         claim(shape, dtype)  # numpy writes shape (0,) here; BUILD then sets the real data
-        return multiarray._reconstruct(np.ndarray if subtype is CheckedArray else subtype, shape, dtype)
+        subtype = np.ndarray if subtype is CheckedArray else subtype
+        return multiarray._reconstruct(subtype, shape, dtype)
 
     def dtype(*args, **kwargs):
         made = np.dtype(*args, **kwargs)
@@ -62,7 +64,8 @@ def _allowed_globals(claim):
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = reconstruct
         allowed[(f"{core}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5: a view of its bytes
+        # protocol 5: a view of the bytes in the pickle
+        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer
     allowed[("numpy", "ndarray")] = CheckedArray
     allowed[("numpy", "dtype")] = dtype
     allowed[("_codecs", "encode")] = _latin1_encode
@@ -92,12 +95,13 @@ class ArrayUnpickler(pickle._Unpickler):
         except (TypeError, ValueError, OverflowError):
             return  # numpy itself refuses what is not a shape or a dtype
         if dtype.hasobject:
-            raise pickle.UnpicklingError("it builds an array of Python objects, which an (X, Y) pair of "
-                                         "number arrays never holds")
-        if all(d >= 0 for d in dims) and math.prod(dims) * dtype.itemsize > self.size:
+            raise pickle.UnpicklingError("it builds an array of Python objects, which an (X, Y) "
+                                         "pair of number arrays never holds")
+        nbytes = math.prod(dims) * dtype.itemsize
+        if all(d >= 0 for d in dims) and nbytes > self.size:
             raise pickle.UnpicklingError(f"it builds an array of shape {short(list(dims))} "
-                                         f"({math.prod(dims) * dtype.itemsize:,} bytes), larger than the "
-                                         f"whole file ({self.size:,} bytes)")
+                                         f"({nbytes:,} bytes), larger than the whole file "
+                                         f"({self.size:,} bytes)")
 
     dispatch = dict(pickle._Unpickler.dispatch)  # noqa: RUF012  (the name the unpickler looks up)
 
@@ -105,7 +109,8 @@ class ArrayUnpickler(pickle._Unpickler):
         """BYTEARRAY8 (protocol 5), its length checked before the zero-filled bytearray is made."""
         (length,) = struct.unpack("<Q", self.read(8))
         if length > self.size:
-            raise pickle.UnpicklingError(f"it claims {length:,} bytes, more than the whole file ({self.size:,})")
+            raise pickle.UnpicklingError(f"it claims {length:,} bytes, more than the whole file "
+                                         f"({self.size:,})")
         data = bytearray(length)
         self.readinto(data)
         self.append(data)
@@ -116,8 +121,8 @@ class ArrayUnpickler(pickle._Unpickler):
         """FRAME (protocol 4 and 5), its length checked before it is read."""
         (length,) = struct.unpack("<Q", self.read(8))
         if length > self.size:
-            raise pickle.UnpicklingError(f"it claims a frame of {length:,} bytes, more than the whole file "
-                                         f"({self.size:,})")
+            raise pickle.UnpicklingError(f"it claims a frame of {length:,} bytes, more than the "
+                                         f"whole file ({self.size:,})")
         self._unframer.load_frame(length)
 
     dispatch[pickle.FRAME[0]] = load_frame
@@ -132,8 +137,8 @@ class ArrayUnpickler(pickle._Unpickler):
         made = self.stack[-1]
         if (not isinstance(state, tuple) or len(state) != 8 or state[1] not in ("<", ">", "|", "=")
                 or any(field is not None for field in state[2:5]) or made.fields or made.subdtype):
-            raise pickle.UnpicklingError(f"it describes the array type {made} in a way numpy pickles of plain "
-                                         "number arrays never do")
+            raise pickle.UnpicklingError(f"it describes the array type {made} in a way numpy "
+                                         "pickles of plain number arrays never do")
         self.stack[-1] = made.newbyteorder("=" if state[1] == "|" else state[1])
 
     dispatch[pickle.BUILD[0]] = load_build
@@ -145,8 +150,8 @@ class ArrayUnpickler(pickle._Unpickler):
         return found
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("it refers to a persistent id (an object kept outside the file), which an "
-                                     "(X, Y) pair of arrays never needs")
+        raise pickle.UnpicklingError("it refers to a persistent id (an object kept outside the "
+                                     "file), which an (X, Y) pair of arrays never needs")
 
 
 def load_pickle(path):
@@ -166,10 +171,12 @@ def load_pickle(path):
     except OSError as err:
         raise InputError(f"{path}: cannot read it ({err.strerror or brief(err, 120)})") from None
     except RecursionError:
-        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays: nested too deeply") from None
+        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays: nested too deeply") \
+            from None
     except Exception as err:  # noqa: BLE001  parsing untrusted bytes: anything else is damage
-        detail = f"{type(err).__name__}: {brief(err, 120)}" if str(err).strip() else type(err).__name__
-        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged ({detail})") from None
+        detail = type(err).__name__ + (f": {brief(err, 120)}" if str(err).strip() else "")
+        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged "
+                         f"({detail})") from None
 
 
 def load_pair(path):
@@ -186,8 +193,9 @@ def load_pair(path):
 
 
 # What reading a damaged .npz (a zip archive of .npy files) can raise besides an InputError.
+# NotImplementedError: an unknown compression method; RuntimeError: an encrypted member.
 NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError,
-              NotImplementedError, RuntimeError)  # an unknown compression method, an encrypted member
+              NotImplementedError, RuntimeError)
 
 
 def check_npz_claims(path, names):
@@ -215,8 +223,8 @@ def check_npz_claims(path, names):
             require_memory(claimed, what)
             stored = info.file_size - header_size
             if claimed > stored:
-                raise InputError(f"{what}: its header claims {claimed:,} bytes but the archive holds {stored:,}: "
-                                 "truncated or damaged")
+                raise InputError(f"{what}: its header claims {claimed:,} bytes but the archive "
+                                 f"holds {stored:,}: truncated or damaged")
 
 
 def load_npz(path):

@@ -42,7 +42,8 @@ def is_tub(path):
 
 def _angle(record, where):
     if "user/angle" not in record:
-        raise InputError(f"{where}: the record has no user/angle (keys: {shown(', '.join(sorted(record))) or 'none'})")
+        keys = shown(", ".join(sorted(record))) or "none"
+        raise InputError(f"{where}: the record has no user/angle (keys: {keys})")
     return number(record["user/angle"], where, "user/angle")
 
 
@@ -78,8 +79,8 @@ def load_tub_v2(path, *, log=print):
     for catalog_name in catalogs:
         catalog = path / catalog_name
         if not is_file(catalog, path / "manifest.json", "the catalog"):
-            raise InputError(f"{path / 'manifest.json'}: lists the catalog {shown(catalog_name)}, which is "
-                             "missing")
+            raise InputError(f"{path / 'manifest.json'}: lists the catalog "
+                             f"{shown(catalog_name)}, which is missing")
         for line_number, line in lines(read_text(catalog, "tub catalog")):
             if not line.strip():
                 continue

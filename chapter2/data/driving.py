@@ -50,9 +50,9 @@ def load_path(path, *, log=print):
     try:
         return _load_path(path, log)
     except OSError as err:
-        where = err.filename if isinstance(err.filename, str) and err.filename != str(path) else None
-        raise InputError(f"--data {path}: cannot read " + (f"{where} " if where else "") + f"({reason(err)})") \
-            from None
+        inner = isinstance(err.filename, str) and err.filename != str(path)
+        which = f"{err.filename} " if inner else ""
+        raise InputError(f"--data {path}: cannot read {which}({reason(err)})") from None
 
 
 def _load_path(path, log):

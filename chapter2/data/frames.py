@@ -50,7 +50,8 @@ def read_image(path, where=None):
         raise InputError(f"{path}: the image header claims {claimed} pixels, more than the "
                          f"{MAX_IMAGE_PIXELS:,} this reader accepts") from None
     except (UnidentifiedImageError, ValueError, SyntaxError) as err:
-        raise InputError(f"{shown(str(path), None)}: not a readable image ({brief(err, 120)})") from None
+        why = brief(err, 120)
+        raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
     except OSError as err:  # PIL reports damaged image data as OSError too
         why = err.strerror or brief(err, 120)
         raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
@@ -74,8 +75,8 @@ def _eight_bit(img, path):
     elif img.mode == "F" and low >= 0 and high <= 255:
         top = 1 if high <= 1 else 255
     else:
-        raise InputError(f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to {high:g}; "
-                         "expected 0-255 or 0-65535 (0-1 for floating point)")
+        raise InputError(f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to "
+                         f"{high:g}; expected 0-255 or 0-65535 (0-1 for floating point)")
     return Image.fromarray(np.rint(pixels * (255 / top)).astype(np.uint8), "L")
 
 
@@ -85,8 +86,9 @@ def _too_large(path, width, height):
 
 
 def frame_array(count, what):
-    """An empty uint8 array for `count` frames, refused in one line when it would not fit in memory."""
-    require_memory(count * int(np.prod(FRAME_SHAPE)), f"{what} as {FRAME_SHAPE[0]}x{FRAME_SHAPE[1]} frames")
+    """An empty uint8 array for `count` frames, refused in one line when it would not fit."""
+    size = f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}"
+    require_memory(count * int(np.prod(FRAME_SHAPE)), f"{what} as {size} frames")
     return np.empty((count,) + FRAME_SHAPE, dtype=np.uint8)
 
 
@@ -159,33 +161,40 @@ def _to_uint8(X, name, log):
     if kind == "f" and not np.isfinite(X).all():
         raise InputError(f"{name}: frames X hold values that are not finite")
     low, high = (X.min().item(), X.max().item()) if X.size else (0, 0)
+    found = f"{name}: frames X are {dtype} from {low:g} to {high:g}"
     if kind == "b":
         scale, how = 255.0, "False becomes 0, True 255"
     elif kind == "f":
         if low < 0 or high > 255:
-            raise InputError(f"{name}: frames X are {dtype} from {low:g} to {high:g}; expected 0-1 or 0-255 "
-                             "(scale them to one of these first)")
-        scale, how = (255.0, "in [0, 1], multiplied by 255") if high <= 1 else (1.0, "in [0, 255], rounded")
+            raise InputError(f"{found}; expected 0-1 or 0-255 (scale them to one of these first)")
+        if high <= 1:
+            scale, how = 255.0, "in [0, 1], multiplied by 255"
+        else:
+            scale, how = 1.0, "in [0, 255], rounded"
     elif low < 0:
-        raise InputError(f"{name}: frames X are {dtype} from {low} to {high}; negative pixel values have no "
-                         "meaning here (expected 0-255, or an unsigned type's full range)")
+        raise InputError(f"{found}; negative pixel values have no meaning here (expected 0-255, "
+                         "or an unsigned type's full range)")
     elif kind == "u":
         top = np.iinfo(dtype).max
         if high <= 255:
-            raise InputError(f"{name}: frames X are {dtype} but every value is 0-255 (the largest {high}): 8-bit "
-                             f"values, which scaling from 0-{top} would turn black; save them as uint8, or as "
-                             f"{dtype} spanning 0-{top}")
-        scale, how = 255.0 / top, f"scaled from the type's range 0-{top} to 0-255 (largest value {high})"
+            raise InputError(f"{name}: frames X are {dtype} but every value is 0-255 (the largest "
+                             f"{high}): 8-bit values, which scaling from 0-{top} would turn black; "
+                             f"save them as uint8, or as {dtype} spanning 0-{top}")
+        scale = 255.0 / top
+        how = f"scaled from the type's range 0-{top} to 0-255 (largest value {high})"
     elif high <= 255:
         scale, how = 1.0, "with values 0-255, kept as they are"
     else:
-        scale, how = 255.0 / high, f"with values up to {high}, scaled by that largest value to 0-255 (a signed type's range says nothing of the pixels')"
+        scale = 255.0 / high
+        how = (f"with values up to {high}, scaled by that largest value to 0-255 "
+               "(a signed type's range says nothing of the pixels')")
     log(f"note: {name}: frames are {dtype} {how}, as uint8")
     require_memory(X.size, f"{name}: the frames as uint8")
     out = np.empty(X.shape, dtype=np.uint8)
     for start in range(0, len(X), 256):  # in chunks: no float copy of the whole set
         chunk = X[start:start + 256].astype(np.float64) * scale
-        out[start:start + 256] = np.minimum(np.rint(chunk), 255)  # values are in range; rounding stays so
+        # every value is in range already; the minimum only keeps rounding there
+        out[start:start + 256] = np.minimum(np.rint(chunk), 255)
     return out
 
 

@@ -27,7 +27,9 @@ def require_memory(nbytes, what):
     """Refuse, in one line, settings whose `what` needs more memory than there is."""
     available = available_memory()
     if nbytes > 0.8 * available:
-        raise InputError(f"{what} needs about {amount(nbytes)} of memory; {amount(available)} is available")
+        raise InputError(
+            f"{what} needs about {amount(nbytes)} of memory; {amount(available)} is available"
+        )
 
 
 def amount(nbytes):

@@ -126,9 +126,9 @@ def load_local(path):
     except FileNotFoundError:
         raise InputError(f"{path}: no such file or folder ({expected})") from None
     except OSError as error:  # a name too long, a symbolic-link loop, ...
-        where = error.filename if isinstance(error.filename, str) and error.filename != str(path) else None
-        raise InputError(f"{path}: cannot read " + (f"{where} " if where else "") + f"({_oserror(error)})") \
-            from None
+        inner = isinstance(error.filename, str) and error.filename != str(path)
+        which = f"{error.filename} " if inner else ""
+        raise InputError(f"{path}: cannot read {which}({_oserror(error)})") from None
     return Digits(*arrays, name="MNIST", source=f"local:{path}")
 
 

@@ -31,7 +31,8 @@ def is_file(path, where, what, name=None):
     except OSError as err:
         raise InputError(f"{where}: cannot look up {what} {name} ({reason(err)})") from None
     except ValueError as err:  # an embedded NUL byte
-        raise InputError(f"{where}: {what} {name} is not a usable file name ({brief(err)})") from None
+        raise InputError(f"{where}: {what} {name} is not a usable file name ({brief(err)})") \
+            from None
 
 
 def read_text(path, what):
@@ -43,14 +44,17 @@ def read_text(path, what):
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise InputError(f"{path}: the {what} is {kind}, expected a text file")
-        require_memory(TEXT_MEMORY_FACTOR * info.st_size, f"{path}: the {what} ({info.st_size:,} bytes)")
+        require_memory(TEXT_MEMORY_FACTOR * info.st_size,
+                       f"{path}: the {what} ({info.st_size:,} bytes)")
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: the {what} is not UTF-8 text (byte {err.start})") from None
     except OSError as err:
-        raise InputError(f"{shown(str(path), None)}: cannot read the {what} ({reason(err)})") from None
+        why = reason(err)
+        raise InputError(f"{shown(str(path), None)}: cannot read the {what} ({why})") from None
     except ValueError as err:  # an embedded NUL byte
-        raise InputError(f"{shown(str(path), None)}: cannot read the {what} ({brief(err)})") from None
+        why = brief(err)
+        raise InputError(f"{shown(str(path), None)}: cannot read the {what} ({why})") from None
     except MemoryError:
         raise InputError(f"{path}: the {what} does not fit in memory") from None
 

@@ -37,7 +37,8 @@ def load_recording(path, *, log=print):
         where = f"{listing}: line {line_number}"
         fields = line.split()
         if len(fields) < 2:
-            raise InputError(f"{where}: expected '<image>.jpg <angle in degrees>', found {short(line.strip())}")
+            raise InputError(f"{where}: expected '<image>.jpg <angle in degrees>', "
+                             f"found {short(line.strip())}")
         name, angle = fields[0], fields[1].split(",")[0]
         degrees.append(number(angle, where, "the angle"))
         image = listing.parent / name

@@ -63,7 +63,8 @@ def _csv_problem(err):
     """What Python's csv reader found wrong, in words that name the limit."""
     text = str(err)
     if "field larger than field limit" in text:
-        return f"a field longer than {csv.field_size_limit():,} characters (image paths and numbers are short)"
+        return (f"a field longer than {csv.field_size_limit():,} characters "
+                "(image paths and numbers are short)")
     return f"not a readable CSV row ({brief(err, 120)})"
 
 
