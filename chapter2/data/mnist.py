@@ -22,6 +22,7 @@ import numpy as np
 from chapter2.run.errors import InputError, brief
 
 from .array_files import NPZ_ERRORS, check_npz_claims
+from .memory import require_memory
 
 SIDE = 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -250,6 +251,8 @@ def _read_idx(path, images):
             if count == 0:
                 raise InputError(f"{path}: the header says 0 {kind} (expected at least one)")
             size = count * (SIDE * SIDE if images else 1)
+            # a gzipped file can hold far more than its own size: the header's count decides
+            require_memory(size, f"{path}: {count:,} {kind} (the IDX header's count)")
             body = _read_at_most(f, size + 1)  # one byte more than needed shows trailing junk
     except InputError:
         # A damaged gzip stream can decode into a nonsense header before its
