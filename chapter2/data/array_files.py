@@ -73,9 +73,10 @@ def _allowed_globals(claim):
 
 
 # pickle._Unpickler is the standard library's pure-Python unpickler, the same
-# format as pickle.Unpickler (C). Its memo is a dict: the C one is an array
-# that a one-opcode pickle (LONG_BINPUT 4294967295) grows to 34 GB and fills,
-# which no check can see coming. Arrays' bytes are read in one call either way.
+# format as pickle.Unpickler (C). Its memo is a dict, and its opcodes can be
+# checked one by one (``dispatch``): the C one keeps its memo in an array that
+# one opcode (LONG_BINPUT 4294967295) makes it allocate and fill, 34 GB, with
+# no hook running first. Arrays' bytes are read in one call either way.
 class ArrayUnpickler(pickle._Unpickler):
     """An unpickler that can rebuild numpy arrays, tuples and lists, and
     refuses every other class or function a pickle names (before calling it),
