@@ -435,6 +435,8 @@ def test_pickles_that_crash_or_exhaust_other_unpicklers(tmp_path, case):
         text=True,
         timeout=120,
         check=False,
+        # one BLAS thread: a many-core machine's per-thread buffers stay well inside the limit
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0 and done.stderr == "", (done.returncode, done.stderr[-500:])
     out = done.stdout.strip()
