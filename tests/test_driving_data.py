@@ -454,6 +454,6 @@ def test_data_wins_over_a_kept_copy(tmp_path, no_network):
     kept.parent.mkdir()
     write_pickle(kept, (frames(4), angles(4)))
     rec = write_sully_chen(tmp_path / "ds", n=3)
-    X, Y, info = driving.load(str(rec), offline=True, cache_dir=tmp_path, log=quiet)
+    X, Y, info = driving.load(str(rec), cache_dir=tmp_path, log=quiet)
     assert info["source"] == "--data" and info["format"] == "sully chen" and len(X) == 3
     assert info["why"] == "given with --data" and info["frames"] == 3 and info["frame_shape"] == [120, 160, 3]

@@ -18,7 +18,17 @@ import numpy as np
 from chapter2.run.errors import InputError
 
 from .frames import read_images
-from .records import number, parse_json_line, read_json, read_text, short, whole_numbers
+from .records import (
+    is_file,
+    lines,
+    number,
+    parse_json_line,
+    read_json,
+    read_text,
+    short,
+    shown,
+    whole_numbers,
+)
 
 
 def is_tub(path):
@@ -32,21 +42,24 @@ def is_tub(path):
 
 def _angle(record, where):
     if "user/angle" not in record:
-        raise InputError(f"{where}: the record has no user/angle (keys: {', '.join(sorted(record)) or 'none'})")
+        keys = shown(", ".join(sorted(record))) or "none"
+        raise InputError(f"{where}: the record has no user/angle (keys: {keys})")
     return number(record["user/angle"], where, "user/angle")
 
 
-def _image_name(record, where):
+def _image(folder, record, where):
+    """The image file a record names, in `folder`; a name the system cannot look up is one line."""
     name = record.get("cam/image_array")
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: the record has no cam/image_array image file name")
-    return name
+    is_file(folder / name, where, "its image", name)
+    return folder / name
 
 
 def _catalog_list(manifest):
     """(catalog file names, deleted indexes) from a tub v2 manifest."""
     meta = where = None
-    for line_number, line in enumerate(read_text(manifest, "tub manifest").splitlines(), 1):
+    for line_number, line in lines(read_text(manifest, "tub manifest")):
         if line.strip():
             entry = parse_json_line(line, f"{manifest}: line {line_number}", "manifest line", any_value=True)
             if isinstance(entry, dict) and "paths" in entry:
@@ -65,9 +78,10 @@ def load_tub_v2(path, *, log=print):
     records, angles, skipped, position = [], [], 0, 0
     for catalog_name in catalogs:
         catalog = path / catalog_name
-        if not catalog.is_file():
-            raise InputError(f"{catalog}: listed in {path / 'manifest.json'} but missing")
-        for line_number, line in enumerate(read_text(catalog, "tub catalog").splitlines(), 1):
+        if not is_file(catalog, path / "manifest.json", "the catalog"):
+            raise InputError(f"{path / 'manifest.json'}: lists the catalog "
+                             f"{shown(catalog_name)}, which is missing")
+        for line_number, line in lines(read_text(catalog, "tub catalog")):
             if not line.strip():
                 continue
             where = f"{catalog}: line {line_number}"
@@ -80,7 +94,7 @@ def load_tub_v2(path, *, log=print):
                 skipped += 1
                 continue
             angles.append(_angle(record, where))
-            records.append((path / "images" / _image_name(record, where), where))
+            records.append((_image(path / "images", record, where), where))
     return _frames(path, records, angles, skipped, "tub v2", "records marked deleted in the manifest", log)
 
 
@@ -107,7 +121,7 @@ def load_tub_v1(path, *, log=print):
         if not isinstance(record, dict):
             raise InputError(f"{record_path}: a tub record must be a JSON object")
         angles.append(_angle(record, record_path))
-        records.append((path / _image_name(record, record_path), record_path))
+        records.append((_image(path, record, record_path), record_path))
     return _frames(path, records, angles, skipped, "tub v1", "records listed in exclude.json", log)
 
 

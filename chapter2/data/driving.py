@@ -22,6 +22,7 @@ says in words why that source was used.  In this order:
 """
 
 import os
+import stat
 from pathlib import Path
 
 from chapter2.run.errors import InputError
@@ -29,6 +30,7 @@ from chapter2.run.errors import InputError
 from . import donkey_tub, sully_chen, udacity
 from .array_files import load_npz, load_pair, load_pickle  # noqa: F401  (load_pickle: the safe loader)
 from .frames import FRAME_SHAPE, validate  # noqa: F401  (FRAME_SHAPE: the network's input)
+from .records import is_file, reason
 
 FILE_NAME = "indoor_lanes.pkl"
 CHAPTER_DATA_URL = "https://s3.amazonaws.com/donkey_resources/indoor_lanes.pkl"
@@ -40,11 +42,27 @@ FORMATS = ("a Donkey Car tub folder (v1 or v2), a Udacity simulator recording (f
 
 
 def load_path(path, *, log=print):
-    """(X, Y, info) from a recording or array file, its format recognised from its contents."""
+    """(X, Y, info) from a recording or array file, its format recognised from its contents.
+
+    Any failure of the system to read what it names (a name too long, a
+    symbolic-link loop, a file that vanished) is one InputError line naming the path."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"--data {path}: no such file or folder")
-    version = donkey_tub.is_tub(path) if path.is_dir() else None
+    try:
+        return _load_path(path, log)
+    except OSError as err:
+        inner = isinstance(err.filename, str) and err.filename != str(path)
+        which = f"{err.filename} " if inner else ""
+        raise InputError(f"--data {path}: cannot read {which}({reason(err)})") from None
+
+
+def _load_path(path, log):
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"--data {path}: no such file or folder") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):  # a pipe or a device would never end
+        raise InputError(f"--data {path}: neither a file nor a folder, expected {FORMATS}")
+    version = donkey_tub.is_tub(path) if stat.S_ISDIR(mode) else None
     if version == 2:
         X, Y, extra = donkey_tub.load_tub_v2(path, log=log)
     elif version == 1:
@@ -53,7 +71,7 @@ def load_path(path, *, log=print):
         X, Y, extra = udacity.load_recording(path, log=log)
     elif sully_chen.is_recording(path):
         X, Y, extra = sully_chen.load_recording(path, log=log)
-    elif path.is_dir():
+    elif stat.S_ISDIR(mode):
         raise InputError(f"--data {path}: a folder, but none of the recordings read here: expected {FORMATS}")
     elif path.suffix.lower() == ".npz":
         X, Y = load_npz(path)
@@ -87,18 +105,16 @@ def simulate(frames, seed=0, *, log=print):
     return lanesim.make_dataset(frames, seed=seed, log=log if frames >= 2000 else None)
 
 
-def load(data=None, *, offline=False, sim_frames=8000, sim_seed=0, cache_dir=None, log=print):
+def load(data=None, *, sim_frames=8000, sim_seed=0, cache_dir=None, log=print):
     """(X, Y, info): ``--data`` if given, else a kept copy of indoor_lanes.pkl,
     else the lane simulator; ``log`` gets one line saying which and why.
-    ``offline`` is accepted for old callers and changes nothing: nothing is
-    downloaded."""
-    del offline
+    Nothing is downloaded, so there is no offline switch."""
     cached = cache_path(cache_dir)
     if data is not None:
         X, Y, info = load_path(data, log=log)
         info["why"] = "given with --data"
         said = f"{info['format']} {data}"
-    elif cached.is_file():
+    elif is_file(cached, "KERAS_HOME", f"the kept copy of {FILE_NAME}"):
         X, Y = load_cached(cached, log=log)
         info = {"source": FILE_NAME, "format": "pickle", "path": str(cached),
                 "why": f"a copy kept in the Keras cache; {NOT_PUBLISHED}"}

@@ -12,6 +12,9 @@ import numpy as np
 
 from chapter2.run.errors import InputError, brief
 
+from .memory import require_memory
+from .records import is_file, shown
+
 FRAME_SHAPE = (120, 160, 3)  # rows, columns, RGB: the Donkey Car camera frame
 MAX_IMAGE_PIXELS = 25_000_000  # an image file claiming more pixels is refused (a 5000x5000 photo)
 
@@ -25,8 +28,8 @@ def read_image(path, where=None):
     is refused in one line instead of filling memory."""
     from PIL import Image, UnidentifiedImageError
 
-    if not path.is_file():
-        raise InputError(f"{where or path}: its image {path} is missing")
+    if not is_file(path, where or path, "its image"):
+        raise InputError(f"{where or path}: its image {shown(str(path), None)} is missing")
     try:
         with warnings.catch_warnings():  # PIL warns of large images itself; the check below says it once
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -37,7 +40,7 @@ def read_image(path, where=None):
                 raise InputError(_too_large(path, width, height))
             if img.format == "JPEG":
                 img.draft("RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # decode at a reduced scale: faster
-            img = img.convert("RGB")
+            img = _eight_bit(img, path).convert("RGB")
             if img.size != (FRAME_SHAPE[1], FRAME_SHAPE[0]):
                 img = img.resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)
             return np.asarray(img)
@@ -46,8 +49,35 @@ def read_image(path, where=None):
         claimed = f"{int(claimed.group()):,}" if claimed else "too many"
         raise InputError(f"{path}: the image header claims {claimed} pixels, more than the "
                          f"{MAX_IMAGE_PIXELS:,} this reader accepts") from None
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
-        raise InputError(f"{path}: not a readable image ({brief(err, 120)})") from None
+    except (UnidentifiedImageError, ValueError, SyntaxError) as err:
+        why = brief(err, 120)
+        raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
+    except OSError as err:  # PIL reports damaged image data as OSError too
+        why = err.strerror or brief(err, 120)
+        raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
+
+
+def _eight_bit(img, path):
+    """A 16-bit or floating-point image as 8-bit grey, scaled (PIL's own convert
+    clips: a 16-bit PNG would come out nearly all white). 16-bit pixels are
+    scaled by 65535; 32-bit integer ones as they are when 0-255, else as 16-bit;
+    floating-point ones in [0, 1] times 255, in [0, 255] as they are."""
+    from PIL import Image
+
+    if not (img.mode.startswith("I;16") or img.mode in ("I", "F")):
+        return img
+    pixels = np.asarray(img, dtype=np.float64)
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    if img.mode.startswith("I;16"):
+        top = 65535
+    elif img.mode == "I" and low >= 0 and high <= 65535:
+        top = 255 if high <= 255 else 65535
+    elif img.mode == "F" and low >= 0 and high <= 255:
+        top = 1 if high <= 1 else 255
+    else:
+        raise InputError(f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to "
+                         f"{high:g}; expected 0-255 or 0-65535 (0-1 for floating point)")
+    return Image.fromarray(np.rint(pixels * (255 / top)).astype(np.uint8), "L")
 
 
 def _too_large(path, width, height):
@@ -55,11 +85,18 @@ def _too_large(path, width, height):
             f"{MAX_IMAGE_PIXELS:,} this reader accepts (frames are {FRAME_SHAPE[1]}x{FRAME_SHAPE[0]})")
 
 
+def frame_array(count, what):
+    """An empty uint8 array for `count` frames, refused in one line when it would not fit."""
+    size = f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}"
+    require_memory(count * int(np.prod(FRAME_SHAPE)), f"{what} as {size} frames")
+    return np.empty((count,) + FRAME_SHAPE, dtype=np.uint8)
+
+
 def resize_frames(X):
     """uint8 frames of any size, resized (bilinear) to 120x160, one at a time."""
     from PIL import Image
 
-    out = np.empty((len(X),) + FRAME_SHAPE, dtype=np.uint8)
+    out = frame_array(len(X), "the resized frames")
     for i, frame in enumerate(X):
         out[i] = np.asarray(Image.fromarray(frame).resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR))
     return out
@@ -98,6 +135,7 @@ def validate(X, Y, name, *, log=print):
             "training on them as they are")
     if X.dtype != np.uint8:
         X = _to_uint8(X, name, log)
+    X = X.view(np.uint8)  # uint8 spelled '<u1' by a pickle is uint8 all the same, but not to PIL
     if X.shape[1:] != FRAME_SHAPE:
         log(f"note: {name}: resizing {len(X)} frames from {X.shape[1]}x{X.shape[2]} to "
             f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}")
@@ -106,16 +144,57 @@ def validate(X, Y, name, *, log=print):
 
 
 def _to_uint8(X, name, log):
-    """Frames stored as floats (0-1 or 0-255) or wider integers, as uint8 0-255."""
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
+    """Frames of another type as uint8 0-255, scaled, never clipped:
+
+    - bool: False 0, True 255;
+    - floats: in [0, 1] times 255, in [0, 255] as they are; other ranges refused;
+    - unsigned integers (uint16, uint32, uint64): scaled by the type's range
+      (uint16 65535 becomes 255), as 16-bit camera frames are stored; refused
+      when every value is 0-255, which is 8-bit data in a wider type that
+      scaling would turn black;
+    - signed integers: 0-255 as they are (``np.array`` of Python ints gives
+      int64); beyond 255 scaled by their largest value, since a signed type's
+      range (9.2e18 for int64) says nothing about the pixels'; negative
+      values refused.
+    """
+    kind, dtype = X.dtype.kind, X.dtype
+    if kind == "f" and not np.isfinite(X).all():
         raise InputError(f"{name}: frames X hold values that are not finite")
-    high = float(X.max()) if X.size else 0.0
-    scale = 255.0 if X.dtype.kind == "f" and high <= 1.0 else 1.0
-    log(f"note: {name}: frames are {X.dtype}" + (" in [0, 1]" if scale != 1 else "") + "; converting to uint8 0-255")
+    low, high = (X.min().item(), X.max().item()) if X.size else (0, 0)
+    found = f"{name}: frames X are {dtype} from {low:g} to {high:g}"
+    if kind == "b":
+        scale, how = 255.0, "False becomes 0, True 255"
+    elif kind == "f":
+        if low < 0 or high > 255:
+            raise InputError(f"{found}; expected 0-1 or 0-255 (scale them to one of these first)")
+        if high <= 1:
+            scale, how = 255.0, "in [0, 1], multiplied by 255"
+        else:
+            scale, how = 1.0, "in [0, 255], rounded"
+    elif low < 0:
+        raise InputError(f"{found}; negative pixel values have no meaning here (expected 0-255, "
+                         "or an unsigned type's full range)")
+    elif kind == "u":
+        top = np.iinfo(dtype).max
+        if high <= 255:
+            raise InputError(f"{name}: frames X are {dtype} but every value is 0-255 (the largest "
+                             f"{high}): 8-bit values, which scaling from 0-{top} would turn black; "
+                             f"save them as uint8, or as {dtype} spanning 0-{top}")
+        scale = 255.0 / top
+        how = f"scaled from the type's range 0-{top} to 0-255 (largest value {high})"
+    elif high <= 255:
+        scale, how = 1.0, "with values 0-255, kept as they are"
+    else:
+        scale = 255.0 / high
+        how = (f"with values up to {high}, scaled by that largest value to 0-255 "
+               "(a signed type's range says nothing of the pixels')")
+    log(f"note: {name}: frames are {dtype} {how}, as uint8")
+    require_memory(X.size, f"{name}: the frames as uint8")
     out = np.empty(X.shape, dtype=np.uint8)
     for start in range(0, len(X), 256):  # in chunks: no float copy of the whole set
-        chunk = X[start:start + 256].astype(np.float32) * scale
-        out[start:start + 256] = np.clip(np.rint(chunk), 0, 255)
+        chunk = X[start:start + 256].astype(np.float64) * scale
+        # every value is in range already; the minimum only keeps rounding there
+        out[start:start + 256] = np.minimum(np.rint(chunk), 255)
     return out
 
 
@@ -125,7 +204,7 @@ def read_images(records, *, log=print, what="images", progress_every=10.0):
     a line before a long read and one every ``progress_every`` seconds."""
     import time
 
-    X = np.empty((len(records),) + FRAME_SHAPE, dtype=np.uint8)
+    X = frame_array(len(records), f"{len(records):,} {what}")
     started = last = time.perf_counter()
     if len(records) >= 2000:
         log(f"reading {len(records):,} {what}")

@@ -11,6 +11,7 @@ shapes, value ranges); anything wrong is an InputError that names the file.
 """
 
 import gzip
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from chapter2.run.errors import InputError, brief
+
+from .array_files import NPZ_ERRORS, check_npz_claims
+from .memory import require_memory
 
 SIDE = 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -111,13 +115,21 @@ def load_local(path):
     t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each plain or .gz).
     """
     path = Path(path)
-    if path.is_dir():
-        arrays = _load_idx_folder(path)
-    elif path.exists():
-        arrays = _load_npz(path)
-    else:
-        raise InputError(f"{path}: no such file or folder (expected mnist.npz in Keras' layout "
-                         f"or a folder with the four MNIST IDX files)")
+    expected = "expected mnist.npz in Keras' layout or a folder with the four MNIST IDX files"
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            arrays = _load_idx_folder(path)
+        elif stat.S_ISREG(mode):
+            arrays = _load_npz(path)
+        else:  # a pipe or a device would never end
+            raise InputError(f"{path}: neither a file nor a folder ({expected})")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or folder ({expected})") from None
+    except OSError as error:  # a name too long, a symbolic-link loop, ...
+        inner = isinstance(error.filename, str) and error.filename != str(path)
+        which = f"{error.filename} " if inner else ""
+        raise InputError(f"{path}: cannot read {which}({_oserror(error)})") from None
     return Digits(*arrays, name="MNIST", source=f"local:{path}")
 
 
@@ -133,6 +145,7 @@ def _load_npz(path):
                          f"layout, or a folder with the four MNIST IDX files)")
     found = {}
     try:
+        check_npz_claims(path, NPZ_KEYS)
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]
             if missing:
@@ -144,7 +157,7 @@ def _load_npz(path):
         raise
     except OSError as error:
         raise InputError(f"{path}: cannot read it ({_oserror(error)})") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
+    except NPZ_ERRORS as error:
         raise InputError(f"{path}: damaged or unreadable .npz ({brief(f'{type(error).__name__}: {error}', 120)})") from None
     return _checked_arrays(path, *(found[k] for k in NPZ_KEYS))
 
@@ -238,6 +251,8 @@ def _read_idx(path, images):
             if count == 0:
                 raise InputError(f"{path}: the header says 0 {kind} (expected at least one)")
             size = count * (SIDE * SIDE if images else 1)
+            # a gzipped file can hold far more than its own size: the header's count decides
+            require_memory(size, f"{path}: {count:,} {kind} (the IDX header's count)")
             body = _read_at_most(f, size + 1)  # one byte more than needed shows trailing junk
     except InputError:
         # A damaged gzip stream can decode into a nonsense header before its

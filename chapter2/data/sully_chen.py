@@ -16,7 +16,7 @@ import numpy as np
 from chapter2.run.errors import InputError
 
 from .frames import read_images
-from .records import number, read_text
+from .records import is_file, lines, number, read_text, short, shown
 
 LIST_NAME = "data.txt"
 MAX_ANGLE_DEGREES = 180.0     # steering-wheel degrees mapped to +-1 (beyond: clipped)
@@ -31,18 +31,19 @@ def load_recording(path, *, log=print):
     """(X, Y, info) of a Sully Chen folder (or its data.txt)."""
     listing = path / LIST_NAME if path.is_dir() else path
     records, degrees = [], []
-    for line_number, line in enumerate(read_text(listing, "image list").splitlines(), 1):
+    for line_number, line in lines(read_text(listing, "image list")):
         if not line.strip():
             continue
         where = f"{listing}: line {line_number}"
         fields = line.split()
         if len(fields) < 2:
-            raise InputError(f"{where}: expected '<image>.jpg <angle in degrees>', found {line.strip()[:40]!r}")
+            raise InputError(f"{where}: expected '<image>.jpg <angle in degrees>', "
+                             f"found {short(line.strip())}")
         name, angle = fields[0], fields[1].split(",")[0]
         degrees.append(number(angle, where, "the angle"))
         image = listing.parent / name
-        if not image.is_file():
-            raise InputError(f"{where}: image {name} not found in {listing.parent}")
+        if not is_file(image, where, "image", name):
+            raise InputError(f"{where}: image {shown(name)} not found in {listing.parent}")
         records.append((image, where))
     if not records:
         raise InputError(f"{listing}: lists no images (expected '<image>.jpg <angle in degrees>' per line)")
