@@ -13,6 +13,7 @@ from steering_checks import check_run
 import Chapter_2_2
 import Chapter_2_3
 from chapter2.steering import checks, evaluation, pipeline
+from chapter2.data import memory
 from chapter2.run import flags
 from chapter2.run.errors import InputError
 
@@ -102,9 +103,9 @@ def test_a_dense_layer_that_cannot_fit_is_refused_before_anything_is_built(tmp_p
     assert "7,489,000,000,000 weights (7,488 Flatten values x 1,000,000,000 units)" in line
     # the estimate itself: 16 bytes per Dense weight (weights, gradients, adam's two moments)
     weights = 7488 * 256 + 256
-    monkeypatch.setattr(flags, "available_memory", lambda: 20 * weights + 100)
+    monkeypatch.setattr(memory, "available_memory", lambda: 20 * weights + 100)
     assert checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256) == 7488
-    monkeypatch.setattr(flags, "available_memory", lambda: 20 * weights - 100)  # 80 % of it is usable
+    monkeypatch.setattr(memory, "available_memory", lambda: 20 * weights - 100)  # 80 % of it is usable
     with pytest.raises(InputError, match="--dense 256: the Dense layer's 1,917,184 weights"):
         checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256)
 

@@ -447,23 +447,3 @@ def _environment_failure(err):
         print(f"error: cannot write {name}: {os.strerror(code)}", file=sys.stderr)
         return 2
     return None
-
-
-def available_memory():
-    """Bytes of memory available to a new allocation (MemAvailable on Linux)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def require_memory(nbytes, what):
-    """Refuse, in one line, settings whose `what` needs more memory than there is."""
-    available = available_memory()
-    if nbytes > 0.8 * available:
-        raise InputError(f"{what} needs about {nbytes / 1e9:,.1f} GB of memory; "
-                         f"{available / 1e9:,.1f} GB is available")

@@ -1,7 +1,6 @@
 """Steering-network settings that cannot work, refused in one line before anything is built."""
 
-from chapter2.data import driving
-from chapter2.run import flags
+from chapter2.data import driving, memory
 from chapter2.run.errors import InputError
 
 STAGES = 3  # the listing's Conv2D -> relu -> MaxPooling2D stages
@@ -42,6 +41,6 @@ def check_network(filters, kernel_size, strides, pool_size, pooling, dense):
     rows, cols, channels = feature_map(filters, kernel_size, strides, pool_size, pooling)
     flat = rows * cols * channels
     weights = flat * dense + dense
-    flags.require_memory(4 * 4 * weights, f"--dense {dense}: the Dense layer's {weights:,} weights ({flat:,} "
+    memory.require_memory(4 * 4 * weights, f"--dense {dense}: the Dense layer's {weights:,} weights ({flat:,} "
                                           f"Flatten values x {dense:,} units), trained with adam,")
     return flat
