@@ -29,7 +29,6 @@ that holds no run is an error: one line, exit status 2.
 """
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -38,15 +37,14 @@ import textwrap
 from pathlib import Path
 
 from chapter2.run.errors import InputError
-from chapter2.run.hparams import FIGURES, HEADLINE, headline, hparam_value, seconds_per_epoch
+from chapter2.run.files import HISTORY_FILE, IDENTITY_FILE, METRICS_FILE, read_history
+from chapter2.run.flags import flag_text
+from chapter2.run.hparams import FIGURES, HEADLINE, headline, seconds_per_epoch
 
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.csv"
 FIGURE_NAME = "compare.png"
 # Files that mark a run folder: compare writes nothing inside one.
-RUN_FILES = (METRICS_FILE, HISTORY_FILE, "run.json")
+RUN_FILES = (METRICS_FILE, HISTORY_FILE, IDENTITY_FILE)
 
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
 
 # Table headings of the figures, with their units.
 HEADINGS = {
@@ -75,7 +73,7 @@ MISSING = "-"
 LONGEST_SETTING = 24  # characters of a setting's value shown in the table
 
 
-class Run:
+class RunRecord:
     """One run folder as read from disk: status is "finished", "unfinished"
     or "damaged" (`problem` says why)."""
 
@@ -158,11 +156,10 @@ def _runs_under(folder):
 def read_run(path):
     """Read one run folder; never raises: what cannot be read makes the run
     "damaged" with the reason."""
-    run = Run(path)
-    run.history, csv_problem = read_history(run.path / HISTORY_FILE)
+    run = RunRecord(path)
+    run.history = read_history(run.path / HISTORY_FILE)
     metrics_path = run.path / METRICS_FILE
     if not metrics_path.is_file():
-        run.problem = csv_problem
         run.figures = _progress(run.history)
         return run
     run.status = "damaged"
@@ -213,28 +210,6 @@ def _progress(history):
         return {}
     per_epoch = seconds_per_epoch(history)
     return {"epochs": len(history), **({"seconds_per_epoch": per_epoch} if per_epoch is not None else {})}
-
-
-def read_history(path):
-    """Per-epoch rows of a Keras CSVLogger file, as ([{column: number}], problem).
-    Rows without a number are skipped; a later row for the same epoch
-    (a resumed run) replaces the earlier one."""
-    if not path.is_file():
-        return [], ""
-    rows = {}
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                epoch = _float(row.get("epoch"))
-                if epoch is None:
-                    continue
-                values = {k: _float(v) for k, v in row.items() if k and k != "epoch"}
-                values = {k: v for k, v in values.items() if v is not None}
-                if values:
-                    rows[int(epoch)] = values
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        return [], f"{HISTORY_FILE} cannot be read ({type(err).__name__})"
-    return [dict(epoch=e, **rows[e]) for e in sorted(rows)], ""
 
 
 def _float(text):
@@ -316,10 +291,7 @@ def datasets(runs):
 
 
 def setting_text(value):
-    value = hparam_value(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return MISSING if value is None else str(value)
+    return MISSING if value is None else flag_text(value)
 
 
 def figure_text(name, value):
@@ -400,6 +372,8 @@ def curves_figure(runs, labels):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    from chapter2.run import plots
+
     panels = {}
     for r in runs:
         key = "val_loss" if any("val_loss" in row for row in r.history) else "loss"
@@ -424,8 +398,8 @@ def curves_figure(runs, labels):
         for i, (r, key, points) in enumerate(curves):
             xs, ys = zip(*points)
             label = legends[family][i]
-            ax.plot(xs, ys, color=OKABE_ITO[i % len(OKABE_ITO)],
-                    linestyle=("-", "--", ":", "-.")[(i // len(OKABE_ITO)) % 4],
+            ax.plot(xs, ys, color=plots.PALETTE[i % len(plots.PALETTE)],
+                    linestyle=("-", "--", ":", "-.")[(i // len(plots.PALETTE)) % 4],
                     marker="o" if len(points) <= 20 else None, markersize=4, label=label)
         loss = LOSS_NAMES.get(family)
         kind = "validation loss" if keys == {"val_loss"} else "training loss" if keys == {"loss"} else "loss"
@@ -457,10 +431,9 @@ def _curve_label(run, key, labels, curves):
 
 
 def save_figure(fig, path):
-    from chapter2.run.files import atomic_path
+    from chapter2.run import plots
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plots.save(fig, path, show=False, quiet=True)
 
 
 # -- the command ----------------------------------------------------------

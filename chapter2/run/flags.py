@@ -147,8 +147,9 @@ def _converter(name, default):
 
 
 def flag_text(value):
-    """A constant's value as it is written on the command line."""
-    if isinstance(value, tuple):
+    """A value as it is written on the command line: ``16,8,8``, ``true``, ``0.2``
+    (a list, as JSON keeps a tuple, like a tuple)."""
+    if isinstance(value, (tuple, list)):
         return ",".join(flag_text(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"

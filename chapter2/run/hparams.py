@@ -49,6 +49,8 @@ import statistics
 import time
 from pathlib import Path
 
+from chapter2.run.flags import flag_text
+
 # A run folder's name: <date>-<time>[-<what changed, -quick, a name>].
 _STAMPED = re.compile(r"^(\d{8})-(\d{6})(?:-(.+))?$")
 
@@ -161,7 +163,7 @@ def hparam_value(value):
     if isinstance(value, (int, float)):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
-        return ",".join(_flag_text(v) for v in value) or None
+        return ",".join(flag_text(v) for v in value) or None
     return None if value is None else str(value)
 
 
@@ -178,7 +180,7 @@ def board_settings(script, config):
         if value is None:
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = _flag_text(value)
+            value = flag_text(value)
         settings[prefix + str(key) if str(key).isupper() else str(key)] = value
     return settings
 
@@ -254,12 +256,6 @@ def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, st
     finally:
         writer.close()
     return values
-
-
-def _flag_text(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _number(value):

@@ -21,8 +21,8 @@ def subplots(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def save(fig, path, show=None):
-    """Write `fig` as a PNG (atomically), then show or close it."""
+def save(fig, path, show=None, quiet=False):
+    """Write `fig` as a PNG (atomically), then show or close it; say where unless `quiet`."""
     import matplotlib.pyplot as plt
 
     from chapter2.run.files import atomic_path
@@ -34,7 +34,8 @@ def save(fig, path, show=None):
         plt.show()
     else:
         plt.close(fig)
-    print(f"wrote {path}")
+    if not quiet:
+        print(f"wrote {path}")
     return path
 
 
@@ -49,3 +50,4 @@ def mark(fig, settings, smoke=False):
 # The Okabe-Ito palette: told apart with every common colour-vision deficiency.
 ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW = (
     "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+PALETTE = (ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW)

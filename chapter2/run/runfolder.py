@@ -38,13 +38,11 @@ import numpy as np
 
 from chapter2.run import distribute, flags, hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
-from chapter2.run.files import atomic_path, read_json, write_json
+from chapter2.run.files import (HISTORY_FILE, IDENTITY_FILE, METRICS_FILE, atomic_path, csv_rows,
+                                read_history, read_json, write_json)
 from chapter2.run.flags import flag_text
 from chapter2.run.resume import ResumePoints, SaveResumePoint
 
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.csv"
-IDENTITY_FILE = "run.json"
 LOCK_FILE = ".lock"
 MADE_BY = "chapter2"  # run.json's marker: the folder is a run folder this project made
 # What a run folder holds besides the outputs it records in run.json.
@@ -123,7 +121,7 @@ class Run:
         """Keep history.csv's rows of the first `epochs` epochs only: epochs
         after the resume point are trained again and logged again."""
         path = self.file(HISTORY_FILE)
-        rows = _csv_rows(path)
+        rows = csv_rows(path)
         if not rows:
             return
         header, kept = rows[0], [rows[0]]
@@ -323,6 +321,8 @@ def _check_identity(path, script, cfg, data):
     new = {"made_by": MADE_BY, "script": script, "config": config_record(cfg), "data": data, "files": []}
     if path.exists() and not path.is_dir():
         raise InputError(f"--run-dir {path}: exists and is not a folder")
+    if (path / METRICS_FILE).exists():
+        raise InputError(f"--run-dir {path}: already holds a finished run ({METRICS_FILE}); choose a new folder")
     if not (path / IDENTITY_FILE).exists():
         others = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
         if others:
@@ -342,9 +342,9 @@ def _check_identity(path, script, cfg, data):
     if old_script != script:
         raise InputError(f"--run-dir {path}: holds a run of {old_script}, not {script}; choose a new folder")
     differ = [k for k in sorted(set(old) | set(new["config"])) if k not in RESUMABLE_CHANGES
-              and _flag_text(old.get(k)) != _flag_text(new["config"].get(k))]
+              and _setting(old.get(k)) != _setting(new["config"].get(k))]
     if differ:
-        said = ", ".join(f"{flags.flag_name(k)} {_flag_text(old.get(k))} (now {_flag_text(new['config'].get(k))})"
+        said = ", ".join(f"{flags.flag_name(k)} {_setting(old.get(k))} (now {_setting(new['config'].get(k))})"
                          for k in differ[:4])
         raise InputError(f"--run-dir {path}: holds a run with {said}; rerun with its settings to resume it, "
                          "or leave out --run-dir to start a new run")
@@ -359,16 +359,15 @@ def _check_identity(path, script, cfg, data):
     return dict(record, files=files, config=new["config"])
 
 
+def _setting(value):
+    return "none" if value is None else flag_text(value)
+
+
 def _ours(name, folder):
     """A file a run writes without recording it: the best model and its record
     (the record proves it), or an atomic write's leftover after a kill."""
     return (folder / f".{name}.json").exists() or (name.startswith(".") and ".tmp" in name) \
         or (name.startswith(".") and name.endswith(".json") and (folder / name[1:-5]).exists())
-
-
-def _flag_text(value):
-    """A recorded setting as a flag's text (run.json keeps tuples as lists)."""
-    return "none" if value is None else flag_text(tuple(value) if isinstance(value, list) else value)
 
 
 def _lock(path):
@@ -387,23 +386,6 @@ def _lock(path):
     return fd
 
 
-def _csv_rows(path):
-    """The rows of a CSV file as lists of text, whatever its bytes (undecodable
-    bytes replaced, fields of any size, a damaged line skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    rows = []
-    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                rows.extend(csv.reader([line.replace("\0", "")]))
-            except csv.Error:
-                continue
-    return rows
-
-
 def _damaged_csv(path):
     """Whether a history file holds bytes that are not UTF-8 text (a kill mid-write)."""
     data = Path(path).read_bytes()
@@ -412,23 +394,6 @@ def _damaged_csv(path):
     except UnicodeDecodeError:
         return True
     return b"\0" in data
-
-
-def read_history(path):
-    """[{epoch, loss, ...}] from a history.csv, epochs counted from 1 as the
-    console counts them; rows that are not numbers are skipped."""
-    rows = _csv_rows(path)
-    if not rows:
-        return []
-    header, found = rows[0], {}
-    for row in rows[1:]:
-        values = dict(zip(header, row))
-        try:
-            epoch = int(values.get("epoch") or "") + 1
-        except ValueError:
-            continue
-        found[epoch] = {k: _number(v) for k, v in values.items() if k and k != "epoch" and v not in ("", "NA")}
-    return [dict(epoch=e, **found[e]) for e in sorted(found)]
 
 
 def versions():
@@ -451,14 +416,6 @@ def device_name():
         details = tf.config.experimental.get_device_details(gpus[0])
         return details.get("device_name", gpus[0].name)
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
-
-
-def _number(text):
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return text
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
 def _clean(value):
