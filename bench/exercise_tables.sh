@@ -4,7 +4,12 @@
 #
 #   bash bench/exercise_tables.sh                 # all ten, into runs/exercise-tables/
 #   bash bench/exercise_tables.sh OUT 6 8         # exercises 6 and 8 only, into OUT/
+#   SEEDS="1 2 3 4 5" bash bench/exercise_tables.sh OUT 1   # exercise 1 over five seeds
+#   python bench/exercise_drift.py 1              # rerun one table, report how far docs/exercises.md drifted
 #
+# Exercises 1 to 5 run every variant with each of SEEDS (default 1 2 3), so
+# that an ordering can be read across seeds, not from one; exercise 6 (the
+# slow no-pooling network) runs one seed, 7, 8 and 10 their own seeds.
 # Lab size (each script's --lab): the chapter's networks and settings, on less
 # data and fewer epochs than the chapter's full runs, so that all ten
 # exercises take about an hour on 2 CPU cores (the full runs would take a
@@ -15,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}
+SEEDS=${SEEDS:-1 2 3}
 OUT=${1:-runs/exercise-tables}
 shift || true
 ONLY=" ${*:-1 2 3 4 5 6 7 8 9 10} "
@@ -40,34 +46,42 @@ same() {  # same EXERCISE NAME FROM: the chapter's run of another exercise, copi
 }
 wants() { [[ "$ONLY" == *" $1 "* ]]; }
 
+seeded() {  # seeded EXERCISE NAME SCRIPT ARGS...: one variant for each of SEEDS, NAME-seed-S
+  local n=$1 name=$2
+  shift 2
+  for seed in $SEEDS; do run "$n" "$name-seed-$seed" "$@" --seed "$seed"; done
+}
 filters_and_kernel() {  # EXERCISE SCRIPT MORE FEWER ARGS...: the chapter, more and fewer filters, 5x5 kernels
   local n=$1 script=$2 more=$3 fewer=$4
   shift 4
-  run "$n" chapter "$script" "$@"
-  run "$n" "filters-${more//,/-}" "$script" "$@" --filters "$more"
-  run "$n" "filters-${fewer//,/-}" "$script" "$@" --filters "$fewer"
-  run "$n" kernel-5 "$script" "$@" --kernel-size 5
+  seeded "$n" chapter "$script" "$@"
+  seeded "$n" "filters-${more//,/-}" "$script" "$@" --filters "$more"
+  seeded "$n" "filters-${fewer//,/-}" "$script" "$@" --filters "$fewer"
+  seeded "$n" kernel-5 "$script" "$@" --kernel-size 5
 }
 
 if wants 1; then
   filters_and_kernel 1 Chapter_2_1.py 32,16,16 8,4,4 $AE
 fi
 if wants 2; then
-  same 2 chapter 1; run 2 chapter Chapter_2_1.py $AE
-  run 2 pooling-ttf Chapter_2_1.py $AE --pooling true,true,false
-  run 2 pooling-tff Chapter_2_1.py $AE --pooling true,false,false
+  for seed in $SEEDS; do same 2 "chapter-seed-$seed" 1; done
+  seeded 2 chapter Chapter_2_1.py $AE
+  seeded 2 pooling-ttf Chapter_2_1.py $AE --pooling true,true,false
+  seeded 2 pooling-tff Chapter_2_1.py $AE --pooling true,false,false
 fi
 if wants 3; then
   filters_and_kernel 3 Chapter_2_2.py 16,32,64 4,8,16 $CAR
 fi
 if wants 4; then
-  same 4 chapter 3; run 4 chapter Chapter_2_2.py $CAR
-  run 4 strides-2 Chapter_2_2.py $CAR --strides 2
+  for seed in $SEEDS; do same 4 "chapter-seed-$seed" 3; done
+  seeded 4 chapter Chapter_2_2.py $CAR
+  seeded 4 strides-2 Chapter_2_2.py $CAR --strides 2
 fi
 if wants 5; then
-  same 5 chapter 3; run 5 chapter Chapter_2_2.py $CAR
-  run 5 pool-3 Chapter_2_2.py $CAR --pool-size 3
-  run 5 pool-4 Chapter_2_2.py $CAR --pool-size 4
+  for seed in $SEEDS; do same 5 "chapter-seed-$seed" 3; done
+  seeded 5 chapter Chapter_2_2.py $CAR
+  seeded 5 pool-3 Chapter_2_2.py $CAR --pool-size 3
+  seeded 5 pool-4 Chapter_2_2.py $CAR --pool-size 4
 fi
 if wants 6; then
   run 6 chapter_2_2 Chapter_2_2.py $CAR6
