@@ -30,7 +30,9 @@ import sys
 
 from chapter2.run import startup
 
-startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+startup.begin(
+    __name__, __file__
+)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -42,22 +44,30 @@ from chapter2.run import distribute, flags, plots, runfolder, tblog  # noqa: E40
 from chapter2.run.errors import InputError  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ------------------------------
-FILTERS = (16, 8, 8)          # encoder Conv2D filters; the decoder mirrors them (exercise 1)
-KERNEL_SIZE = 3               # every Conv2D is KERNEL_SIZE x KERNEL_SIZE (exercise 1)
+FILTERS = (16, 8, 8)  # encoder Conv2D filters; the decoder mirrors them (exercise 1)
+KERNEL_SIZE = 3  # every Conv2D is KERNEL_SIZE x KERNEL_SIZE (exercise 1)
 POOLING = (True, True, True)  # which MaxPooling2D / UpSampling2D pairs exist (exercise 2)
-OPTIMIZER = "adadelta"        # the chapter's optimizer (any Keras optimizer name)
-LEARNING_RATE = 1.0           # Adadelta's old default; Keras 3's default, 0.001, barely trains
-EPOCHS = 50                   # passes over the training digits
-BATCH_SIZE = 128              # digits per optimizer step
+OPTIMIZER = "adadelta"  # the chapter's optimizer (any Keras optimizer name)
+LEARNING_RATE = 1.0  # Adadelta's old default; Keras 3's default, 0.001, barely trains
+EPOCHS = 50  # passes over the training digits
+BATCH_SIZE = 128  # digits per optimizer step
 # --- Data ------------------------------------------------------------------------
-TRAIN_DIGITS = 60000          # training digits used (MNIST has 60,000)
-TEST_DIGITS = 10000           # test digits used for validation (MNIST has 10,000)
-SHOW_DIGITS = 10              # digits in the reconstructions figure
+TRAIN_DIGITS = 60000  # training digits used (MNIST has 60,000)
+TEST_DIGITS = 10000  # test digits used for validation (MNIST has 10,000)
+SHOW_DIGITS = 10  # digits in the reconstructions figure
 
 QUICK = {"EPOCHS": 2, "TRAIN_DIGITS": 2048, "TEST_DIGITS": 512}
 LAB = {"EPOCHS": 5, "TRAIN_DIGITS": 6000, "TEST_DIGITS": 1000}
-BOUNDS = {"FILTERS": (1, 1024), "KERNEL_SIZE": (1, 9), "LEARNING_RATE": (0, 100), "EPOCHS": (1, 100000),
-          "BATCH_SIZE": (1, 60000), "TRAIN_DIGITS": (1, None), "TEST_DIGITS": (1, None), "SHOW_DIGITS": (1, 50)}
+BOUNDS = {
+    "FILTERS": (1, 1024),
+    "KERNEL_SIZE": (1, 9),
+    "LEARNING_RATE": (0, 100),
+    "EPOCHS": (1, 100000),
+    "BATCH_SIZE": (1, 60000),
+    "TRAIN_DIGITS": (1, None),
+    "TEST_DIGITS": (1, None),
+    "SHOW_DIGITS": (1, 50),
+}
 image_size = 28
 
 
@@ -106,10 +116,14 @@ def make_optimizer(name=OPTIMIZER, learning_rate=LEARNING_RATE):
     # Keras 3 changed Adadelta's default learning rate from 1.0 to 0.001: with
     # `optimizer='adadelta'` as printed, this model barely moves in 50 epochs.
     try:
-        return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+        return keras.optimizers.get(
+            {"class_name": name, "config": {"learning_rate": learning_rate}}
+        )
     except ValueError:
-        raise InputError(f"--optimizer {name!r} is not a Keras optimizer "
-                         "(for example adadelta, adam, sgd, rmsprop)") from None
+        raise InputError(
+            f"--optimizer {name!r} is not a Keras optimizer "
+            "(for example adadelta, adam, sgd, rmsprop)"
+        ) from None
 
 
 def to_images(x):
@@ -140,7 +154,9 @@ def reconstruction_figure(originals, reconstructions, title):
         # The listing calls plt.subplot(2, n, i) with i from 0, which
         # matplotlib rejects (numbers start at 1); the axes grid avoids it.
         for row, images in enumerate((originals, reconstructions)):
-            axes[row, i].imshow(images[i].reshape(image_size, image_size), cmap="gray", vmin=0, vmax=1)
+            axes[row, i].imshow(
+                images[i].reshape(image_size, image_size), cmap="gray", vmin=0, vmax=1
+            )
             axes[row, i].axis("off")
     axes[0, 0].set_title("original", loc="left", fontsize=10)
     axes[1, 0].set_title("reconstruction", loc="left", fontsize=10)
@@ -149,21 +165,32 @@ def reconstruction_figure(originals, reconstructions, title):
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
-                      data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
-                      options={"offline": "skip the MNIST download and use generated stand-in digits",
-                               "distribute": "several devices or machines"})
+    cfg = flags.parse(
+        globals(),
+        argv,
+        quick=QUICK,
+        lab=LAB,
+        bounds=BOUNDS,
+        data="a local mnist.npz (Keras' layout) or a folder with the four MNIST IDX files",
+        options={
+            "offline": "skip the MNIST download and use generated stand-in digits",
+            "distribute": "several devices or machines",
+        },
+    )
     if len(cfg.FILTERS) != 3 or len(cfg.POOLING) != 3:
         raise InputError("--filters and --pooling each take three values, one per encoder Conv2D")
     strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise
     # Built first, so that a setting Keras rejects fails before any data is loaded.
     with strategy.scope():
         autoencoder = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.POOLING)
-        autoencoder.compile(optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE),
-                            loss="binary_crossentropy")
+        autoencoder.compile(
+            optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE), loss="binary_crossentropy"
+        )
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.
-    digits = mnist.load(cfg.data, offline=cfg.offline, seed=cfg.seed, sizes=(cfg.TRAIN_DIGITS, cfg.TEST_DIGITS))
+    digits = mnist.load(
+        cfg.data, offline=cfg.offline, seed=cfg.seed, sizes=(cfg.TRAIN_DIGITS, cfg.TEST_DIGITS)
+    )
     x_train, x_test = to_images(digits.x_train), to_images(digits.x_test)
     origin = "" if digits.source == "synthetic" else f" ({digits.source})"
     print(f"data: {digits.name}{origin}, train {x_train.shape}, test {x_test.shape}")
@@ -176,36 +203,75 @@ def main(argv=None):
     # --- Training: x -> x, validated on the test digits. The listing:
     # autoencoder.fit(x_train, x_train, epochs=50, batch_size=128, shuffle=True,
     #                 validation_data=(x_test, x_test), callbacks=[TensorBoard(log_dir='/tmp/autoencoder')])
-    shown = x_test[:cfg.SHOW_DIGITS]
+    shown = x_test[: cfg.SHOW_DIGITS]
     callbacks = [
-        tblog.keras_tensorboard(run.logs),  # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
-        tblog.ImageLogger(run.logs, "originals | reconstructions",  # TensorBoard's Images tab, every epoch
-                          lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2), 4),
+        tblog.keras_tensorboard(
+            run.logs
+        ),  # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
+        tblog.ImageLogger(
+            run.logs,
+            "originals | reconstructions",  # TensorBoard's Images tab, every epoch
+            lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2),
+            4,
+        ),
     ]
-    initial_epoch = run.resume(autoencoder, callbacks)  # an interrupted run goes on after its last epoch
-    callbacks += run.callbacks(samples_per_epoch=len(x_train))  # history.csv, resume points, NaN guard
+    initial_epoch = run.resume(
+        autoencoder, callbacks
+    )  # an interrupted run goes on after its last epoch
+    callbacks += run.callbacks(
+        samples_per_epoch=len(x_train)
+    )  # history.csv, resume points, NaN guard
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
-        distribute.fit(strategy, autoencoder, train_digits, epochs=cfg.EPOCHS, validation_data=test_digits,
-                       callbacks=callbacks, initial_epoch=initial_epoch, verbose=run.verbose)
+        distribute.fit(
+            strategy,
+            autoencoder,
+            train_digits,
+            epochs=cfg.EPOCHS,
+            validation_data=test_digits,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+        )
     else:
-        autoencoder.fit(train_digits, epochs=cfg.EPOCHS, validation_data=test_digits, callbacks=callbacks,
-                        initial_epoch=initial_epoch, verbose=run.verbose,
-                        shuffle=False)  # train_digits reshuffles every epoch itself
+        autoencoder.fit(
+            train_digits,
+            epochs=cfg.EPOCHS,
+            validation_data=test_digits,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+            shuffle=False,
+        )  # train_digits reshuffles every epoch itself
 
     # --- Evaluation and the chapter's figure: test digits above their reconstructions
     val_loss = distribute.evaluate(strategy, autoencoder, test_digits)
     decoded_imgs = autoencoder.predict(shown, verbose=0)
     run.save_model(autoencoder, "model.keras")
-    run.save_figure(reconstruction_figure(shown, decoded_imgs, f"{digits.name}: test digits and their "
-                                                               "reconstructions"), "reconstructions.png")
-    metrics = {"val_loss": val_loss, "untrained_val_loss": untrained_loss,
-               "code_shape": list(autoencoder.encoded_shape), "parameters": autoencoder.count_params()}
+    run.save_figure(
+        reconstruction_figure(
+            shown, decoded_imgs, f"{digits.name}: test digits and their reconstructions"
+        ),
+        "reconstructions.png",
+    )
+    metrics = {
+        "val_loss": val_loss,
+        "untrained_val_loss": untrained_loss,
+        "code_shape": list(autoencoder.encoded_shape),
+        "parameters": autoencoder.count_params(),
+    }
     history = run.history()
     if history:
         metrics["loss"] = history[-1]["loss"]
-    run.finish(dataset=digits.info(), metrics=metrics, history=history, distribute=distribute.describe(strategy))
-    print(f"val_loss {val_loss:.4f} (binary cross-entropy per pixel; untrained {untrained_loss:.4f})")
+    run.finish(
+        dataset=digits.info(),
+        metrics=metrics,
+        history=history,
+        distribute=distribute.describe(strategy),
+    )
+    print(
+        f"val_loss {val_loss:.4f} (binary cross-entropy per pixel; untrained {untrained_loss:.4f})"
+    )
     if not (cfg.quick or cfg.lab):
         print("the Keras blog reports about 0.094 after 50 epochs on MNIST")
     return 0

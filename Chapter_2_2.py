@@ -38,7 +38,9 @@ import sys
 
 from chapter2.run import startup
 
-startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+startup.begin(
+    __name__, __file__
+)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -50,35 +52,53 @@ from chapter2.run.errors import InputError  # noqa: E402
 from chapter2.steering import checks, drive, evaluation, pipeline  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
-FILTERS = (8, 16, 32)         # Conv2D filters of the three stages (exercise 3)
-KERNEL_SIZE = 3               # every Conv2D is KERNEL_SIZE x KERNEL_SIZE
-STRIDES = 1                   # Conv2D stride (exercise 4: try 2)
-POOL_SIZE = 2                 # every MaxPooling2D is POOL_SIZE x POOL_SIZE (exercise 5)
+FILTERS = (8, 16, 32)  # Conv2D filters of the three stages (exercise 3)
+KERNEL_SIZE = 3  # every Conv2D is KERNEL_SIZE x KERNEL_SIZE
+STRIDES = 1  # Conv2D stride (exercise 4: try 2)
+POOL_SIZE = 2  # every MaxPooling2D is POOL_SIZE x POOL_SIZE (exercise 5)
 POOLING = (True, True, True)  # which stages end in a MaxPooling2D (Chapter_2_3.py: exercise 6)
-DENSE = 256                   # units of the hidden Dense layer
-DROPOUT = 0.2                 # dropout before the output (exercise 7)
-EPOCHS = 4                    # passes over the training frames
-BATCH_SIZE = 64               # frames per optimizer step
-PATIENCE = 5                  # EarlyStopping: epochs without a better val_loss
+DENSE = 256  # units of the hidden Dense layer
+DROPOUT = 0.2  # dropout before the output (exercise 7)
+EPOCHS = 4  # passes over the training frames
+BATCH_SIZE = 64  # frames per optimizer step
+PATIENCE = 5  # EarlyStopping: epochs without a better val_loss
 # --- Data ---
-VALIDATION_SPLIT = 0.1        # the listing: 0.2 and an empty test split; we keep a real one
-TEST_SPLIT = 0.1              # frames held out for the test after training
-MIRROR = True                 # also train on every frame mirrored, angle negated
-SIM_FRAMES = 8000             # frames the lane simulator renders when no --data is given
+VALIDATION_SPLIT = 0.1  # the listing: 0.2 and an empty test split; we keep a real one
+TEST_SPLIT = 0.1  # frames held out for the test after training
+MIRROR = True  # also train on every frame mirrored, angle negated
+SIM_FRAMES = 8000  # frames the lane simulator renders when no --data is given
 # --- Run ---
-DRIVE_SECONDS = 60.0          # simulated seconds of the closed-loop drive (0: no drive)
-JIT_COMPILE = False           # XLA-compile the training step (slower for this network on a CPU)
+DRIVE_SECONDS = 60.0  # simulated seconds of the closed-loop drive (0: no drive)
+JIT_COMPILE = False  # XLA-compile the training step (slower for this network on a CPU)
 
 QUICK = {"EPOCHS": 2, "SIM_FRAMES": 600, "DRIVE_SECONDS": 4.0}
 LAB = {"SIM_FRAMES": 2000, "DRIVE_SECONDS": 30.0}
-BOUNDS = {"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "PATIENCE": (0, None),
-          "FILTERS": (1, None), "KERNEL_SIZE": (1, 15), "STRIDES": (1, 10), "POOL_SIZE": (1, 10),
-          "DENSE": (1, None), "DROPOUT": (0, 0.99), "VALIDATION_SPLIT": (0.01, 0.5),
-          "TEST_SPLIT": (0.01, 0.5), "SIM_FRAMES": (20, 200_000), "DRIVE_SECONDS": (0, 3600)}
+BOUNDS = {
+    "EPOCHS": (1, None),
+    "BATCH_SIZE": (1, None),
+    "PATIENCE": (0, None),
+    "FILTERS": (1, None),
+    "KERNEL_SIZE": (1, 15),
+    "STRIDES": (1, 10),
+    "POOL_SIZE": (1, 10),
+    "DENSE": (1, None),
+    "DROPOUT": (0, 0.99),
+    "VALIDATION_SPLIT": (0.01, 0.5),
+    "TEST_SPLIT": (0.01, 0.5),
+    "SIM_FRAMES": (20, 200_000),
+    "DRIVE_SECONDS": (0, 3600),
+}
 
 
-def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_size=POOL_SIZE,
-                pooling=POOLING, dense=DENSE, dropout=DROPOUT):
+def build_model(
+    filters=FILTERS,
+    kernel_size=KERNEL_SIZE,
+    strides=STRIDES,
+    pool_size=POOL_SIZE,
+    pooling=POOLING,
+    dense=DENSE,
+    dropout=DROPOUT,
+):
     """The chapter's network; with the defaults exactly the printed listing."""
     kernel, pool = (kernel_size, kernel_size), (pool_size, pool_size)
     img_in = keras.Input(shape=(120, 160, 3), name="img_in")
@@ -110,15 +130,27 @@ def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
-                      data="your recordings: a Donkey Car tub, a Udacity simulator recording, a Sully Chen folder, "
-                           "an .npz of X and Y, or an (X, Y) pickle",
-                      options={"drive": "drive a saved model (.keras or .h5) in the simulator, without training",
-                               "distribute": "several devices or machines",
-                               "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
-                                     "rejected by Keras 3)"})
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
-    checks.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE)
+    cfg = flags.parse(
+        globals(),
+        argv,
+        quick=QUICK,
+        lab=LAB,
+        bounds=BOUNDS,
+        data="your recordings: a Donkey Car tub, a Udacity simulator recording, a Sully Chen folder, "
+        "an .npz of X and Y, or an (X, Y) pickle",
+        options={
+            "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+            "distribute": "several devices or machines",
+            "h5": "keep the best model as legacy best_model.h5 (the listing's .hdf5 is "
+            "rejected by Keras 3)",
+        },
+    )
+    strategy = distribute.strategy(
+        cfg
+    )  # one device unless --distribute says otherwise (first: it sets up devices)
+    checks.check_network(
+        cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE
+    )
     if cfg.drive is not None:
         return drive.saved_model(cfg.drive, "chapter_2_2", cfg, cfg.DRIVE_SECONDS)
 
@@ -130,56 +162,108 @@ def main(argv=None):
     # split is real.
     order = np.random.default_rng(cfg.seed).permutation(len(X))
     n_test, n_val = round(len(X) * cfg.TEST_SPLIT), round(len(X) * cfg.VALIDATION_SPLIT)
-    test, validation, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test, validation, train = (
+        order[:n_test],
+        order[n_test : n_test + n_val],
+        order[n_test + n_val :],
+    )
     if min(len(train), n_val, n_test) < 1:
         raise InputError(f"{len(X)} frames are too few to split into train/validation/test")
     # The listing appends every training frame mirrored left-right with its angle negated; the
     # pipeline mirrors each batch as it is gathered instead, so memory holds one copy of the frames.
-    train_batches, samples_per_epoch = pipeline.batches(X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR,
-                                                        shuffle=True, seed=cfg.seed)
+    train_batches, samples_per_epoch = pipeline.batches(
+        X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR, shuffle=True, seed=cfg.seed
+    )
     val_batches, _ = pipeline.batches(X, Y, validation, cfg.BATCH_SIZE)
-    print(f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
-          f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "
-          f"from {source['source']}")
+    print(
+        f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
+        f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "
+        f"from {source['source']}"
+    )
 
     # --- Model: adam and mean squared error, as printed
     with strategy.scope():
-        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
-                            cfg.DROPOUT)
-        model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mean_absolute_error"],
-                      jit_compile=cfg.JIT_COMPILE)
+        model = build_model(
+            cfg.FILTERS,
+            cfg.KERNEL_SIZE,
+            cfg.STRIDES,
+            cfg.POOL_SIZE,
+            cfg.POOLING,
+            cfg.DENSE,
+            cfg.DROPOUT,
+        )
+        model.compile(
+            optimizer="adam",
+            loss="mean_squared_error",
+            metrics=["mean_absolute_error"],
+            jit_compile=cfg.JIT_COMPILE,
+        )
     run = runfolder.start("chapter_2_2", cfg, data=runfolder.fingerprint(X, Y))
     model.summary()
 
     # --- Training: the listing's two callbacks, then fit
-    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")  # the listing: ~/best_autopilot.hdf5
+    best_path = run.file(
+        "best_model.h5" if cfg.h5 else "best_model.keras"
+    )  # the listing: ~/best_autopilot.hdf5
     callbacks = [
-        resume.BestModel(best_path, monitor="val_loss"),  # ModelCheckpoint(save_best_only=True), resumable
+        resume.BestModel(
+            best_path, monitor="val_loss"
+        ),  # ModelCheckpoint(save_best_only=True), resumable
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
         tblog.keras_tensorboard(run.logs),  # not in this listing: to compare with Chapter_2_3
     ]
-    initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last finished epoch
-    callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)  # history.csv, resume points, NaN guard
+    initial_epoch = run.resume(
+        model, callbacks
+    )  # an interrupted run goes on after its last finished epoch
+    callbacks += run.callbacks(
+        samples_per_epoch=samples_per_epoch
+    )  # history.csv, resume points, NaN guard
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
-        distribute.fit(strategy, model, train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
-                       callbacks=callbacks, initial_epoch=initial_epoch, verbose=run.verbose)
+        distribute.fit(
+            strategy,
+            model,
+            train_batches,
+            epochs=cfg.EPOCHS,
+            validation_data=val_batches,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+        )
     else:
-        model.fit(train_batches, epochs=cfg.EPOCHS, validation_data=val_batches, callbacks=callbacks,
-                  initial_epoch=initial_epoch, verbose=run.verbose,
-                  shuffle=False)  # train_batches reshuffles every epoch itself
+        model.fit(
+            train_batches,
+            epochs=cfg.EPOCHS,
+            validation_data=val_batches,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+            shuffle=False,
+        )  # train_batches reshuffles every epoch itself
 
     # --- Does it steer? The best epoch's model on the test frames, against always
     # predicting the training mean. Does it drive? It steers a simulated car round
     # a course no frame shows.
     best = evaluation.best_model(best_path, model, run)
-    metrics = evaluation.test_against_mean(best, X, Y, train, test, run, batch_size=cfg.BATCH_SIZE, seed=cfg.seed)
+    metrics = evaluation.test_against_mean(
+        best, X, Y, train, test, run, batch_size=cfg.BATCH_SIZE, seed=cfg.seed
+    )
     drive_metrics, references = drive.closed_loop(best, run, cfg.DRIVE_SECONDS)
-    run.finish(dataset=dict(source, train=len(train), validation=n_val, test=n_test, mirrored=cfg.MIRROR,
-                            samples_per_epoch=samples_per_epoch),
-               metrics=dict(metrics, **drive_metrics), source=source["source"],
-               best_model=best_path.name if best_path.exists() else None, drive_references=references,
-               distribute=distribute.describe(strategy))
+    run.finish(
+        dataset=dict(
+            source,
+            train=len(train),
+            validation=n_val,
+            test=n_test,
+            mirrored=cfg.MIRROR,
+            samples_per_epoch=samples_per_epoch,
+        ),
+        metrics=dict(metrics, **drive_metrics),
+        source=source["source"],
+        best_model=best_path.name if best_path.exists() else None,
+        drive_references=references,
+        distribute=distribute.describe(strategy),
+    )
     return 0
 
 

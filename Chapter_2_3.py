@@ -36,7 +36,9 @@ import sys
 
 from chapter2.run import startup
 
-startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+startup.begin(
+    __name__, __file__
+)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -48,42 +50,61 @@ from chapter2.run.errors import InputError  # noqa: E402
 from chapter2.steering import checks, drive, evaluation, pipeline  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ---
-FILTERS = (8, 16, 32)         # Conv2D filters of the three convolutions (exercise 3 of Chapter_2_2)
-KERNEL_SIZE = 3               # every Conv2D is KERNEL_SIZE x KERNEL_SIZE
-STRIDES = 1                   # Conv2D stride
-POOL_SIZE = 2                 # the MaxPooling2D is POOL_SIZE x POOL_SIZE
-POOLING = True                # keep the one MaxPooling2D after the first Conv2D
-                              # (exercise 6: --no-pooling removes it too)
-DENSE = 256                   # units of the hidden Dense layer
-DROPOUT = 0.5                 # dropout before the output: 0.2 in Chapter_2_2 (exercise 7)
-EPOCHS = 10                   # passes over the training frames: 4 in Chapter_2_2
-BATCH_SIZE = 64               # frames per optimizer step
-PATIENCE = 5                  # EarlyStopping: epochs without a better val_loss
-LEARNING_RATE = 0.00003       # adam's learning rate: 3 % of its default, 0.001, which the listing uses
-                              # and with which this network jumps off course (docs/differences.md)
-WARMUP_STEPS = 5              # optimizer steps over which the learning rate rises from 0 to LEARNING_RATE
+FILTERS = (8, 16, 32)  # Conv2D filters of the three convolutions (exercise 3 of Chapter_2_2)
+KERNEL_SIZE = 3  # every Conv2D is KERNEL_SIZE x KERNEL_SIZE
+STRIDES = 1  # Conv2D stride
+POOL_SIZE = 2  # the MaxPooling2D is POOL_SIZE x POOL_SIZE
+POOLING = True  # keep the one MaxPooling2D after the first Conv2D
+# (exercise 6: --no-pooling removes it too)
+DENSE = 256  # units of the hidden Dense layer
+DROPOUT = 0.5  # dropout before the output: 0.2 in Chapter_2_2 (exercise 7)
+EPOCHS = 10  # passes over the training frames: 4 in Chapter_2_2
+BATCH_SIZE = 64  # frames per optimizer step
+PATIENCE = 5  # EarlyStopping: epochs without a better val_loss
+LEARNING_RATE = 0.00003  # adam's learning rate: 3 % of its default, 0.001, which the listing uses
+# and with which this network jumps off course (docs/differences.md)
+WARMUP_STEPS = 5  # optimizer steps over which the learning rate rises from 0 to LEARNING_RATE
 # --- Data ---
-VALIDATION_SPLIT = 0.1        # the listing's 80/10/10 split
-TEST_SPLIT = 0.1              # frames held out for the test after training
-MIRROR = True                 # also train on every frame mirrored, angle negated
-SIM_FRAMES = 8000             # frames the lane simulator renders when no --data is given
+VALIDATION_SPLIT = 0.1  # the listing's 80/10/10 split
+TEST_SPLIT = 0.1  # frames held out for the test after training
+MIRROR = True  # also train on every frame mirrored, angle negated
+SIM_FRAMES = 8000  # frames the lane simulator renders when no --data is given
 # --- Run ---
-DRIVE_SECONDS = 60.0          # simulated seconds of the closed-loop drive (0: no drive)
-JIT_COMPILE = False           # XLA-compile the training step: slower than oneDNN's kernels on a CPU
+DRIVE_SECONDS = 60.0  # simulated seconds of the closed-loop drive (0: no drive)
+JIT_COMPILE = False  # XLA-compile the training step: slower than oneDNN's kernels on a CPU
 
 # --quick: a smoke run of under half a minute (fewer frames and a shorter drive than Chapter_2_2's:
 # each of its steps takes longer)
 QUICK = {"EPOCHS": 2, "SIM_FRAMES": 540, "DRIVE_SECONDS": 2.0}
 LAB = {"EPOCHS": 4, "SIM_FRAMES": 1500, "DRIVE_SECONDS": 30.0}
-BOUNDS = {"EPOCHS": (1, None), "BATCH_SIZE": (1, None), "PATIENCE": (0, None),
-          "FILTERS": (1, None), "KERNEL_SIZE": (1, 15), "STRIDES": (1, 10), "POOL_SIZE": (1, 10),
-          "DENSE": (1, None), "DROPOUT": (0, 0.99), "LEARNING_RATE": (1e-7, 1.0), "WARMUP_STEPS": (0, None),
-          "VALIDATION_SPLIT": (0.01, 0.5), "TEST_SPLIT": (0.01, 0.5), "SIM_FRAMES": (20, 200_000),
-          "DRIVE_SECONDS": (0, 3600)}
+BOUNDS = {
+    "EPOCHS": (1, None),
+    "BATCH_SIZE": (1, None),
+    "PATIENCE": (0, None),
+    "FILTERS": (1, None),
+    "KERNEL_SIZE": (1, 15),
+    "STRIDES": (1, 10),
+    "POOL_SIZE": (1, 10),
+    "DENSE": (1, None),
+    "DROPOUT": (0, 0.99),
+    "LEARNING_RATE": (1e-7, 1.0),
+    "WARMUP_STEPS": (0, None),
+    "VALIDATION_SPLIT": (0.01, 0.5),
+    "TEST_SPLIT": (0.01, 0.5),
+    "SIM_FRAMES": (20, 200_000),
+    "DRIVE_SECONDS": (0, 3600),
+}
 
 
-def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_size=POOL_SIZE,
-                pooling=POOLING, dense=DENSE, dropout=DROPOUT):
+def build_model(
+    filters=FILTERS,
+    kernel_size=KERNEL_SIZE,
+    strides=STRIDES,
+    pool_size=POOL_SIZE,
+    pooling=POOLING,
+    dense=DENSE,
+    dropout=DROPOUT,
+):
     """The section's network: Chapter_2_2's with only the first MaxPooling2D."""
     kernel = (kernel_size, kernel_size)
     img_in = keras.Input(shape=(120, 160, 3), name="img_in")
@@ -105,7 +126,9 @@ def build_model(filters=FILTERS, kernel_size=KERNEL_SIZE, strides=STRIDES, pool_
     x = layers.Activation("linear")(x)
     x = layers.Dropout(dropout)(x)
     angle_out = layers.Dense(1, name="angle_out")(x)
-    return keras.Model(inputs=img_in, outputs=angle_out, name="pilotnet_less_pooling")  # inputs=, not input=
+    return keras.Model(
+        inputs=img_in, outputs=angle_out, name="pilotnet_less_pooling"
+    )  # inputs=, not input=
 
 
 def warmup(learning_rate, steps):
@@ -114,18 +137,36 @@ def warmup(learning_rate, steps):
     alpha=1 (it "decays" to 100 %), so the saved model loads without this file."""
     if steps <= 0:
         return learning_rate
-    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate,
-                                                  warmup_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate, warmup_steps=steps
+    )
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS, data="your recordings, as for Chapter_2_2.py",
-                      options={"drive": "drive a saved model (.keras or .h5) in the simulator, without training",
-                               "distribute": "several devices or machines",
-                               "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)"})
-    strategy = distribute.strategy(cfg)  # one device unless --distribute says otherwise (first: it sets up devices)
-    checks.check_network(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, (cfg.POOLING, False, False),
-                         cfg.DENSE)
+    cfg = flags.parse(
+        globals(),
+        argv,
+        quick=QUICK,
+        lab=LAB,
+        bounds=BOUNDS,
+        data="your recordings, as for Chapter_2_2.py",
+        options={
+            "drive": "drive a saved model (.keras or .h5) in the simulator, without training",
+            "distribute": "several devices or machines",
+            "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)",
+        },
+    )
+    strategy = distribute.strategy(
+        cfg
+    )  # one device unless --distribute says otherwise (first: it sets up devices)
+    checks.check_network(
+        cfg.FILTERS,
+        cfg.KERNEL_SIZE,
+        cfg.STRIDES,
+        cfg.POOL_SIZE,
+        (cfg.POOLING, False, False),
+        cfg.DENSE,
+    )
     if cfg.drive is not None:
         return drive.saved_model(cfg.drive, "chapter_2_3", cfg, cfg.DRIVE_SECONDS)
 
@@ -135,55 +176,107 @@ def main(argv=None):
     # here the shuffle is an order of indices, so no pixels are copied.
     order = np.random.default_rng(cfg.seed).permutation(len(X))
     n_test, n_val = round(len(X) * cfg.TEST_SPLIT), round(len(X) * cfg.VALIDATION_SPLIT)
-    test, validation, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test, validation, train = (
+        order[:n_test],
+        order[n_test : n_test + n_val],
+        order[n_test + n_val :],
+    )
     if min(len(train), n_val, n_test) < 1:
         raise InputError(f"{len(X)} frames are too few to split into train/validation/test")
     # The listing appends every training frame mirrored left-right with its angle negated; the
     # pipeline mirrors each batch as it is gathered instead, so memory holds one copy of the frames.
-    train_batches, samples_per_epoch = pipeline.batches(X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR,
-                                                        shuffle=True, seed=cfg.seed)
+    train_batches, samples_per_epoch = pipeline.batches(
+        X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR, shuffle=True, seed=cfg.seed
+    )
     val_batches, _ = pipeline.batches(X, Y, validation, cfg.BATCH_SIZE)
-    print(f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
-          f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "
-          f"from {source['source']}")
+    print(
+        f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
+        f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "
+        f"from {source['source']}"
+    )
 
     # --- Model: adam (its learning rate warmed up) and mean squared error
     with strategy.scope():
-        model = build_model(cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE,
-                            cfg.DROPOUT)
+        model = build_model(
+            cfg.FILTERS,
+            cfg.KERNEL_SIZE,
+            cfg.STRIDES,
+            cfg.POOL_SIZE,
+            cfg.POOLING,
+            cfg.DENSE,
+            cfg.DROPOUT,
+        )
         adam = keras.optimizers.Adam(learning_rate=warmup(cfg.LEARNING_RATE, cfg.WARMUP_STEPS))
-        model.compile(optimizer=adam, loss="mean_squared_error", metrics=["mean_absolute_error"],
-                      jit_compile=cfg.JIT_COMPILE)
+        model.compile(
+            optimizer=adam,
+            loss="mean_squared_error",
+            metrics=["mean_absolute_error"],
+            jit_compile=cfg.JIT_COMPILE,
+        )
     run = runfolder.start("chapter_2_3", cfg, data=runfolder.fingerprint(X, Y))
     model.summary()  # 33.8 million weights in the Dense layer: Chapter_2_2 has 1.9 million
 
     # --- Training: the listing's ModelCheckpoint, EarlyStopping and TensorBoard, then fit
-    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")  # the listing: ~/best_autopilot.hdf5
+    best_path = run.file(
+        "best_model.h5" if cfg.h5 else "best_model.keras"
+    )  # the listing: ~/best_autopilot.hdf5
     callbacks = [
-        resume.BestModel(best_path, monitor="val_loss"),  # ModelCheckpoint(save_best_only=True), resumable
+        resume.BestModel(
+            best_path, monitor="val_loss"
+        ),  # ModelCheckpoint(save_best_only=True), resumable
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
         tblog.keras_tensorboard(run.logs),  # into the run folder, not /tmp/selfdriving
     ]
-    initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last finished epoch
-    callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)  # history.csv, resume points, NaN guard
+    initial_epoch = run.resume(
+        model, callbacks
+    )  # an interrupted run goes on after its last finished epoch
+    callbacks += run.callbacks(
+        samples_per_epoch=samples_per_epoch
+    )  # history.csv, resume points, NaN guard
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
-        distribute.fit(strategy, model, train_batches, epochs=cfg.EPOCHS, validation_data=val_batches,
-                       callbacks=callbacks, initial_epoch=initial_epoch, verbose=run.verbose)
+        distribute.fit(
+            strategy,
+            model,
+            train_batches,
+            epochs=cfg.EPOCHS,
+            validation_data=val_batches,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+        )
     else:
-        model.fit(train_batches, epochs=cfg.EPOCHS, validation_data=val_batches, callbacks=callbacks,
-                  initial_epoch=initial_epoch, verbose=run.verbose,
-                  shuffle=False)  # train_batches reshuffles every epoch itself
+        model.fit(
+            train_batches,
+            epochs=cfg.EPOCHS,
+            validation_data=val_batches,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=run.verbose,
+            shuffle=False,
+        )  # train_batches reshuffles every epoch itself
 
     # --- Does it steer, does it drive? As in Chapter_2_2: compare the two runs.
     best = evaluation.best_model(best_path, model, run)
-    metrics = evaluation.test_against_mean(best, X, Y, train, test, run, batch_size=cfg.BATCH_SIZE, seed=cfg.seed)
+    metrics = evaluation.test_against_mean(
+        best, X, Y, train, test, run, batch_size=cfg.BATCH_SIZE, seed=cfg.seed
+    )
     drive_metrics, references = drive.closed_loop(best, run, cfg.DRIVE_SECONDS)
-    run.finish(dataset=dict(source, train=len(train), validation=n_val, test=n_test, mirrored=cfg.MIRROR,
-                            samples_per_epoch=samples_per_epoch),
-               metrics=dict(metrics, **drive_metrics), source=source["source"],
-               best_model=best_path.name if best_path.exists() else None, drive_references=references,
-               distribute=distribute.describe(strategy))
+    run.finish(
+        dataset=dict(
+            source,
+            train=len(train),
+            validation=n_val,
+            test=n_test,
+            mirrored=cfg.MIRROR,
+            samples_per_epoch=samples_per_epoch,
+        ),
+        metrics=dict(metrics, **drive_metrics),
+        source=source["source"],
+        best_model=best_path.name if best_path.exists() else None,
+        drive_references=references,
+        distribute=distribute.describe(strategy),
+    )
     return 0
 
 

@@ -23,7 +23,9 @@ import time
 
 from chapter2.run import startup
 
-startup.begin(__name__, __file__)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+startup.begin(
+    __name__, __file__
+)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -33,25 +35,31 @@ from chapter2.run import distribute, epoch_fit, epoch_logs, flags, plots, runfol
 from chapter2.run.errors import InputError  # noqa: E402
 
 # --- The chapter's settings and the exercise knobs ------------------------------
-SEQ_LENGTH = 1              # letters in each input window (exercise 8: try 3)
-WINDOW_AS = "timesteps"     # a window as SEQ_LENGTH time steps of one letter, or "features":
-                            # one time step of SEQ_LENGTH letters (exercise 8)
-UNITS = 32                  # LSTM units (exercise 8)
-STATEFUL = False            # the LSTM keeps its state from one letter to the next, in order,
-                            # reset every epoch; needs --batch-size 1 (exercise 8)
-EPOCHS = 500                # passes over the pairs (exercise 8)
-BATCH_SIZE = 1              # pairs per optimizer step; 25 puts them all in one (exercise 8)
-PREDICT_LETTERS = 3         # letters generated from each start letter, each fed back in (exercise 9)
+SEQ_LENGTH = 1  # letters in each input window (exercise 8: try 3)
+WINDOW_AS = "timesteps"  # a window as SEQ_LENGTH time steps of one letter, or "features":
+# one time step of SEQ_LENGTH letters (exercise 8)
+UNITS = 32  # LSTM units (exercise 8)
+STATEFUL = False  # the LSTM keeps its state from one letter to the next, in order,
+# reset every epoch; needs --batch-size 1 (exercise 8)
+EPOCHS = 500  # passes over the pairs (exercise 8)
+BATCH_SIZE = 1  # pairs per optimizer step; 25 puts them all in one (exercise 8)
+PREDICT_LETTERS = 3  # letters generated from each start letter, each fed back in (exercise 9)
 # --- Run ------------------------------------------------------------------------
-FAST_FIT = True             # each epoch's steps in one compiled call (chapter2/run/epoch_fit.py);
-                            # false: the listing's model.fit
-BACKUP_EVERY = 100          # epochs between resume points (rerun with the same --run-dir to resume)
+FAST_FIT = True  # each epoch's steps in one compiled call (chapter2/run/epoch_fit.py);
+# false: the listing's model.fit
+BACKUP_EVERY = 100  # epochs between resume points (rerun with the same --run-dir to resume)
 
 QUICK = {"EPOCHS": 10}
 LAB = {}  # the full run takes seconds: the exercises use it as it is
-BOUNDS = {"SEQ_LENGTH": (1, 24), "UNITS": (1, 4096), "EPOCHS": (1, 1000000), "BATCH_SIZE": (1, 25),
-          "PREDICT_LETTERS": (1, 24), "BACKUP_EVERY": (1, None)}
-alphabet = string.ascii_uppercase   # the listing's "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+BOUNDS = {
+    "SEQ_LENGTH": (1, 24),
+    "UNITS": (1, 4096),
+    "EPOCHS": (1, 1000000),
+    "BATCH_SIZE": (1, 25),
+    "PREDICT_LETTERS": (1, 24),
+    "BACKUP_EVERY": (1, None),
+}
+alphabet = string.ascii_uppercase  # the listing's "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def make_pairs(seq_length=SEQ_LENGTH, verbose=True):
@@ -59,7 +67,7 @@ def make_pairs(seq_length=SEQ_LENGTH, verbose=True):
     indices ([[0], [1], ...], [1, 2, ...]), printed as built ("A -> B")."""
     data_x, data_y = [], []
     for i in range(len(alphabet) - seq_length):
-        seq_in, seq_out = alphabet[i:i + seq_length], alphabet[i + seq_length]
+        seq_in, seq_out = alphabet[i : i + seq_length], alphabet[i + seq_length]
         data_x.append([alphabet.index(c) for c in seq_in])
         data_y.append(alphabet.index(seq_out))
         if verbose:
@@ -71,7 +79,11 @@ def encode(windows, window_as=WINDOW_AS):
     """Windows of letter indices -> the LSTM's input, divided by 26 as in the
     listing: (samples, seq_length, 1) as time steps, (samples, 1, seq_length) as features."""
     windows = np.asarray(windows, dtype="float32")
-    shape = (len(windows), windows.shape[1], 1) if window_as == "timesteps" else (len(windows), 1, windows.shape[1])
+    shape = (
+        (len(windows), windows.shape[1], 1)
+        if window_as == "timesteps"
+        else (len(windows), 1, windows.shape[1])
+    )
     return np.reshape(windows, shape) / float(len(alphabet))
 
 
@@ -82,7 +94,9 @@ def build_model(input_shape, units=UNITS, stateful=STATEFUL, batch_size=BATCH_SI
         model.add(keras.Input(batch_shape=(batch_size, *input_shape)))
     else:  # Keras 3: the input shape goes in an Input, not in LSTM(input_shape=...)
         model.add(keras.Input(shape=input_shape))
-    model.add(layers.LSTM(units, stateful=stateful, unroll=True))  # unroll: the same maths, faster for short windows
+    model.add(
+        layers.LSTM(units, stateful=stateful, unroll=True)
+    )  # unroll: the same maths, faster for short windows
     model.add(layers.Dense(len(alphabet), activation="softmax"))
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model
@@ -93,27 +107,33 @@ def next_letter(model, windows, window_as=WINDOW_AS):
     x = encode(windows, window_as)
     if not epoch_fit.stateful_layers(model):
         return np.asarray(model(x, training=False))
-    epoch_fit.reset_states(model)  # a stateful model reads the windows one by one, in order, from a reset state
-    return np.concatenate([np.asarray(model(x[i:i + 1], training=False)) for i in range(len(x))])
+    epoch_fit.reset_states(
+        model
+    )  # a stateful model reads the windows one by one, in order, from a reset state
+    return np.concatenate([np.asarray(model(x[i : i + 1], training=False)) for i in range(len(x))])
 
 
 def generate(model, seq_length, n_letters, window_as=WINDOW_AS):
     """Exercise 9: from every start window whose next `n_letters` letters
     exist, predict a letter, slide it into the window, predict again.
     Returns (starts, generated letter indices, entirely right?)."""
-    starts = [list(range(i, i + seq_length)) for i in range(len(alphabet) - seq_length - n_letters + 1)]
+    starts = [
+        list(range(i, i + seq_length)) for i in range(len(alphabet) - seq_length - n_letters + 1)
+    ]
     generated = np.zeros((len(starts), n_letters), dtype=int)
     stateful = bool(epoch_fit.stateful_layers(model))
     # A stateful model's memory is part of its input: each start is reached
     # as in training, reading the alphabet from A; the others go all at once.
-    for group in ([[i] for i in range(len(starts))] if stateful else [list(range(len(starts)))]):
+    for group in [[i] for i in range(len(starts))] if stateful else [list(range(len(starts)))]:
         epoch_fit.reset_states(model)
         if stateful and group[0]:
-            next_letter(model, starts[:group[0]], window_as)
+            next_letter(model, starts[: group[0]], window_as)
         windows = np.array([starts[i] for i in group])
         for k in range(n_letters):
-            generated[group, k] = np.asarray(model(encode(windows, window_as), training=False)).argmax(axis=1)
-            windows = np.concatenate([windows[:, 1:], generated[group, k:k + 1]], axis=1)
+            generated[group, k] = np.asarray(
+                model(encode(windows, window_as), training=False)
+            ).argmax(axis=1)
+            windows = np.concatenate([windows[:, 1:], generated[group, k : k + 1]], axis=1)
     truth = np.array([[s[-1] + 1 + k for k in range(n_letters)] for s in starts])
     return starts, generated, (generated == truth).all(axis=1)
 
@@ -130,31 +150,50 @@ def heat_map(probabilities, first_row, title):
     ax.set_xlabel("predicted next letter")
     ax.set_ylabel("input letter (the last letter of the window)")
     for r in range(first_row, 25):
-        ax.add_patch(Rectangle((r + 0.5, r - 0.5), 1, 1, fill=False, edgecolor=plots.ORANGE, linewidth=1.5))
+        ax.add_patch(
+            Rectangle((r + 0.5, r - 0.5), 1, 1, fill=False, edgecolor=plots.ORANGE, linewidth=1.5)
+        )
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="probability")
     return fig
 
 
 def main(argv=None):
-    cfg = flags.parse(globals(), argv, quick=QUICK, lab=LAB, bounds=BOUNDS,
-                      options={"distribute": "refused: this model trains on one device"})
-    distribute.require_single_device(cfg, "this model trains on one device (a stateful LSTM carries its "
-                                          "state from one batch to the next, which replicas cannot share)")
+    cfg = flags.parse(
+        globals(),
+        argv,
+        quick=QUICK,
+        lab=LAB,
+        bounds=BOUNDS,
+        options={"distribute": "refused: this model trains on one device"},
+    )
+    distribute.require_single_device(
+        cfg,
+        "this model trains on one device (a stateful LSTM carries its "
+        "state from one batch to the next, which replicas cannot share)",
+    )
     if cfg.WINDOW_AS not in ("timesteps", "features"):
         raise InputError(f"--window-as must be timesteps or features, got {cfg.WINDOW_AS!r}")
     if cfg.STATEFUL and cfg.BATCH_SIZE != 1:
-        raise InputError(f"--stateful needs --batch-size 1 (its state follows one letter to the next), "
-                         f"got --batch-size {cfg.BATCH_SIZE}")
+        raise InputError(
+            f"--stateful needs --batch-size 1 (its state follows one letter to the next), "
+            f"got --batch-size {cfg.BATCH_SIZE}"
+        )
     if cfg.SEQ_LENGTH + cfg.PREDICT_LETTERS > 25:
-        raise InputError(f"--seq-length {cfg.SEQ_LENGTH} plus --predict-letters {cfg.PREDICT_LETTERS} must be "
-                         "at most 25, so that some start letter has that many letters after its window")
+        raise InputError(
+            f"--seq-length {cfg.SEQ_LENGTH} plus --predict-letters {cfg.PREDICT_LETTERS} must be "
+            "at most 25, so that some start letter has that many letters after its window"
+        )
 
     # --- Data: every window of SEQ_LENGTH letters and the letter after it.
     data_x, data_y = make_pairs(cfg.SEQ_LENGTH)
     x = encode(data_x, cfg.WINDOW_AS)
-    y = keras.utils.to_categorical(data_y, num_classes=26)  # Keras 3: np_utils.to_categorical is gone
-    print(f"data: {len(x)} pairs, X {x.shape} (letters as {cfg.WINDOW_AS}, divided by 26), y {y.shape}")
+    y = keras.utils.to_categorical(
+        data_y, num_classes=26
+    )  # Keras 3: np_utils.to_categorical is gone
+    print(
+        f"data: {len(x)} pairs, X {x.shape} (letters as {cfg.WINDOW_AS}, divided by 26), y {y.shape}"
+    )
 
     # --- Model and training: the listing's fit(X, y, epochs=500, batch_size=1, verbose=2)
     model = build_model(x.shape[1:], cfg.UNITS, cfg.STATEFUL, cfg.BATCH_SIZE)
@@ -162,20 +201,44 @@ def main(argv=None):
     model.summary()
     # TensorBoard's scalars are written every BACKUP_EVERY epochs in one call, and the console
     # gets a line every tenth of the run: per epoch, either costs more than this model's training.
-    callbacks = [epoch_logs.EpochScalars(run.logs, every=cfg.BACKUP_EVERY),
-                 epoch_logs.EpochLines(cfg.EPOCHS, every=max(1, cfg.EPOCHS // 10))]
+    callbacks = [
+        epoch_logs.EpochScalars(run.logs, every=cfg.BACKUP_EVERY),
+        epoch_logs.EpochLines(cfg.EPOCHS, every=max(1, cfg.EPOCHS // 10)),
+    ]
     if cfg.STATEFUL:
-        callbacks.append(epoch_fit.ResetStates())  # the stateful LSTM forgets at the start of every epoch
-    initial_epoch = run.resume(model, callbacks)  # an interrupted run goes on after its last resume point
+        callbacks.append(
+            epoch_fit.ResetStates()
+        )  # the stateful LSTM forgets at the start of every epoch
+    initial_epoch = run.resume(
+        model, callbacks
+    )  # an interrupted run goes on after its last resume point
     callbacks += run.callbacks(samples_per_epoch=len(x), backup_every=cfg.BACKUP_EVERY)
     started = time.perf_counter()
     if not cfg.FAST_FIT:
-        model.fit(x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=not cfg.STATEFUL, verbose=0,
-                  callbacks=callbacks, initial_epoch=initial_epoch)
+        model.fit(
+            x,
+            y,
+            epochs=cfg.EPOCHS,
+            batch_size=cfg.BATCH_SIZE,
+            shuffle=not cfg.STATEFUL,
+            verbose=0,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+        )
     else:  # the same steps, each epoch in one compiled call: fit spends most of its time per step in Python
-        epoch_fit.fit(model, x, y, epochs=cfg.EPOCHS, batch_size=cfg.BATCH_SIZE, shuffle=not cfg.STATEFUL,
-                      callbacks=callbacks, initial_epoch=initial_epoch)
-    fit_seconds = time.perf_counter() - started  # the callbacks' work (logs, resume points) included
+        epoch_fit.fit(
+            model,
+            x,
+            y,
+            epochs=cfg.EPOCHS,
+            batch_size=cfg.BATCH_SIZE,
+            shuffle=not cfg.STATEFUL,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+        )
+    fit_seconds = (
+        time.perf_counter() - started
+    )  # the callbacks' work (logs, resume points) included
 
     # --- Evaluation: accuracy on the pairs, then each input and its prediction.
     probabilities = next_letter(model, data_x, cfg.WINDOW_AS)
@@ -183,14 +246,22 @@ def main(argv=None):
     right = int(np.sum(predicted == np.asarray(data_y)))
     loss = float(np.mean(keras.losses.categorical_crossentropy(y, probabilities)))
     print(f"Model Accuracy: {right / len(x) * 100:.2f}%")
-    predictions = {"".join(alphabet[i] for i in window): alphabet[guess] for window, guess in zip(data_x, predicted)}
+    predictions = {
+        "".join(alphabet[i] for i in window): alphabet[guess]
+        for window, guess in zip(data_x, predicted)
+    }
     for seq_in, result in predictions.items():
         print(seq_in, "->", result)
 
     # --- Exercise 9: several letters, each prediction fed back in.
-    starts, generated, entirely = generate(model, cfg.SEQ_LENGTH, cfg.PREDICT_LETTERS, cfg.WINDOW_AS)
+    starts, generated, entirely = generate(
+        model, cfg.SEQ_LENGTH, cfg.PREDICT_LETTERS, cfg.WINDOW_AS
+    )
     print(f"\n{cfg.PREDICT_LETTERS} letters generated from each start, predictions fed back in:")
-    generations = {"".join(alphabet[i] for i in s): "".join(alphabet[i] for i in g) for s, g in zip(starts, generated)}
+    generations = {
+        "".join(alphabet[i] for i in s): "".join(alphabet[i] for i in g)
+        for s, g in zip(starts, generated)
+    }
     for (seq_in, letters), ok in zip(generations.items(), entirely):
         print(f"{seq_in} -> {letters}  {'right' if ok else 'wrong'}")
     print(f"entirely right: {int(entirely.sum())} of {len(entirely)} sequences")
@@ -198,23 +269,53 @@ def main(argv=None):
     # --- The figure: next-letter probabilities for every input letter.
     n = cfg.SEQ_LENGTH
     grid = np.full((26, 26), np.nan)
-    grid[n - 1:] = next_letter(model, [list(range(j - n + 1, j + 1)) for j in range(n - 1, 26)], cfg.WINDOW_AS)
-    variant = f"windows of {n} as {cfg.WINDOW_AS}, LSTM({cfg.UNITS})" + (", stateful" if cfg.STATEFUL else "")
-    run.save_figure(heat_map(grid, n - 1, f"P(next letter | input letter): {variant}\n"
-                                          f"{right} of {len(x)} pairs right"), "next_letter.png")
+    grid[n - 1 :] = next_letter(
+        model, [list(range(j - n + 1, j + 1)) for j in range(n - 1, 26)], cfg.WINDOW_AS
+    )
+    variant = f"windows of {n} as {cfg.WINDOW_AS}, LSTM({cfg.UNITS})" + (
+        ", stateful" if cfg.STATEFUL else ""
+    )
+    run.save_figure(
+        heat_map(
+            grid,
+            n - 1,
+            f"P(next letter | input letter): {variant}\n{right} of {len(x)} pairs right",
+        ),
+        "next_letter.png",
+    )
     run.save_model(model, "model.keras")
-    print(f"accuracy {right / len(x) * 100:.2f}% ({right} of {len(x)} pairs)" + (
-        "" if cfg.quick else "; the tutorial reports about 84% for the one-letter model (the book: about 80%) "
-                             "and 100% for three letters as time steps"))
+    print(
+        f"accuracy {right / len(x) * 100:.2f}% ({right} of {len(x)} pairs)"
+        + (
+            ""
+            if cfg.quick
+            else "; the tutorial reports about 84% for the one-letter model (the book: about 80%) "
+            "and 100% for three letters as time steps"
+        )
+    )
     run.finish(
-        dataset={"name": "alphabet", "source": "generated: windows of A-Z and the letter after each",
-                 "pairs": len(x), "seq_length": n, "window_as": cfg.WINDOW_AS},
-        metrics={"accuracy": right / len(x), "loss": loss, "pairs_right": right, "pairs": len(x),
-                 "predict_letters": cfg.PREDICT_LETTERS, "generated_entirely_right": int(entirely.sum()),
-                 "generated_sequences": len(entirely), "parameters": model.count_params(),
-                 "fit_seconds": round(fit_seconds, 3)},
-        predictions=predictions, generated=generations,
-        trainer="epoch_fit (one compiled call per epoch)" if cfg.FAST_FIT else "model.fit")
+        dataset={
+            "name": "alphabet",
+            "source": "generated: windows of A-Z and the letter after each",
+            "pairs": len(x),
+            "seq_length": n,
+            "window_as": cfg.WINDOW_AS,
+        },
+        metrics={
+            "accuracy": right / len(x),
+            "loss": loss,
+            "pairs_right": right,
+            "pairs": len(x),
+            "predict_letters": cfg.PREDICT_LETTERS,
+            "generated_entirely_right": int(entirely.sum()),
+            "generated_sequences": len(entirely),
+            "parameters": model.count_params(),
+            "fit_seconds": round(fit_seconds, 3),
+        },
+        predictions=predictions,
+        generated=generations,
+        trainer="epoch_fit (one compiled call per epoch)" if cfg.FAST_FIT else "model.fit",
+    )
     return 0
 
 

@@ -53,8 +53,13 @@ def run_script(folder, *flags):
     """Chapter_2_4.py in a fresh process; (process seconds, its metrics.json)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "Chapter_2_4.py"), "--run-dir", str(folder), *flags],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "Chapter_2_4.py"), "--run-dir", str(folder), *flags],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"Chapter_2_4.py failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
@@ -65,8 +70,13 @@ def run_listing(path, epochs):
     """The listing's port in a fresh process; (process seconds, its JSON line)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(path), "--epochs", str(epochs)], capture_output=True, text=True,
-                          env=env, cwd=Path(path).parent)
+    proc = subprocess.run(
+        [sys.executable, str(path), "--epochs", str(epochs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(path).parent,
+    )
     seconds = time.perf_counter() - start
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -82,27 +92,41 @@ def speed(args):
             load = os.getloadavg()[0]
             process, record = run_script(Path(tmp) / f"run{n}", *epochs)
             fit = record["metrics"]["fit_seconds"]
-            row = {"script_fit": fit, "script_process": process, "epochs": record["timing"]["epochs"],
-                   "accuracy": record["metrics"]["accuracy"]}
-            line = (f"round {n + 1}: script {row['epochs']} epochs: fit {fit:.2f} s, process {process:.2f} s, "
-                    f"accuracy {row['accuracy']:.0%}")
+            row = {
+                "script_fit": fit,
+                "script_process": process,
+                "epochs": record["timing"]["epochs"],
+                "accuracy": record["metrics"]["accuracy"],
+            }
+            line = (
+                f"round {n + 1}: script {row['epochs']} epochs: fit {fit:.2f} s, process {process:.2f} s, "
+                f"accuracy {row['accuracy']:.0%}"
+            )
             if args.listing:
                 l_process, result = run_listing(args.listing, args.epochs or row["epochs"])
                 row.update(listing_fit=result["fit_wall_s"], listing_process=l_process)
-                line += (f" | listing: fit {result['fit_wall_s']:.2f} s, process {l_process:.2f} s | "
-                         f"fit {result['fit_wall_s'] / fit:.1f}x, process {l_process / process:.1f}x")
+                line += (
+                    f" | listing: fit {result['fit_wall_s']:.2f} s, process {l_process:.2f} s | "
+                    f"fit {result['fit_wall_s'] / fit:.1f}x, process {l_process / process:.1f}x"
+                )
             print(line + f"  (load {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
             rows.append(row)
-    summary = {"bench": "2_4_alphabet", "impl": "project", "rounds": len(rows),
-               "fit_wall_s": round(statistics.median(r["script_fit"] for r in rows), 3),
-               "process_wall_s": round(statistics.median(r["script_process"] for r in rows), 3)}
+    summary = {
+        "bench": "2_4_alphabet",
+        "impl": "project",
+        "rounds": len(rows),
+        "fit_wall_s": round(statistics.median(r["script_fit"] for r in rows), 3),
+        "process_wall_s": round(statistics.median(r["script_process"] for r in rows), 3),
+    }
     if args.listing:
         for kind in ("fit", "process"):
             ratios = [r[f"listing_{kind}"] / r[f"script_{kind}"] for r in rows]
             summary[f"{kind}_ratio_median"] = round(statistics.median(ratios), 2)
             summary[f"{kind}_ratios"] = [round(r, 2) for r in ratios]
-        print(f"median over {len(rows)} rounds: listing fit / script fit {summary['fit_ratio_median']}x, "
-              f"listing process / script process {summary['process_ratio_median']}x")
+        print(
+            f"median over {len(rows)} rounds: listing fit / script fit {summary['fit_ratio_median']}x, "
+            f"listing process / script process {summary['process_ratio_median']}x"
+        )
     print(json.dumps(summary), flush=True)
 
 
@@ -126,8 +150,12 @@ def train_once(way, epochs):
     if way == "fit":
         model.fit(x, y, epochs=epochs, batch_size=1, verbose=0)
     elif way == "fit-spe":
-        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
-                      steps_per_execution=len(x))
+        model.compile(
+            loss="categorical_crossentropy",
+            optimizer="adam",
+            metrics=["accuracy"],
+            steps_per_execution=len(x),
+        )
         data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=7).batch(1)
         model.fit(data, epochs=epochs, verbose=0)
     else:
@@ -143,11 +171,15 @@ def trainers(args):
     times = {way: [] for way in ways}
     for n in range(args.rounds):
         for way in ways:
-            times[way].append(measure_in_child(__file__, ["--_train", way, "--epochs", epochs])["seconds"])
+            times[way].append(
+                measure_in_child(__file__, ["--_train", way, "--epochs", epochs])["seconds"]
+            )
         print(f"round {n + 1}: " + ", ".join(f"{w} {times[w][-1]:.2f} s" for w in ways), flush=True)
     median = {w: statistics.median(v) for w, v in times.items()}
-    print(f"median over {args.rounds} rounds of {epochs} epochs: "
-          + ", ".join(f"{w} {median[w]:.2f} s ({median['fit'] / median[w]:.1f}x fit)" for w in ways))
+    print(
+        f"median over {args.rounds} rounds of {epochs} epochs: "
+        + ", ".join(f"{w} {median[w]:.2f} s ({median['fit'] / median[w]:.1f}x fit)" for w in ways)
+    )
     print(json.dumps({"bench": "2_4_trainers", "epochs": epochs, "median_s": median}), flush=True)
 
 
@@ -161,25 +193,45 @@ def accuracies(args):
         for seed in seeds:
             row = []
             for way, flags in ways.items():
-                _, record = run_script(Path(tmp) / f"{way}-{seed}", "--seed", str(seed), *epochs, *flags)
+                _, record = run_script(
+                    Path(tmp) / f"{way}-{seed}", "--seed", str(seed), *epochs, *flags
+                )
                 table[way].append(record["metrics"]["accuracy"] * 100)
-                row.append(f"{way} {table[way][-1]:5.1f}% ({record['metrics']['fit_seconds']:.0f} s)")
+                row.append(
+                    f"{way} {table[way][-1]:5.1f}% ({record['metrics']['fit_seconds']:.0f} s)"
+                )
             print(f"seed {seed}: " + "  ".join(row), flush=True)
     for way, values in table.items():
-        print(f"{way:10s} mean {statistics.fmean(values):5.1f}%  min {min(values):5.1f}%  max {max(values):5.1f}%  "
-              f"over seeds {seeds}")
+        print(
+            f"{way:10s} mean {statistics.fmean(values):5.1f}%  min {min(values):5.1f}%  max {max(values):5.1f}%  "
+            f"over seeds {seeds}"
+        )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=None, help="epochs of both (default: the script's 500)")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds, the script and the listing taking turns")
-    parser.add_argument("--listing", type=Path, default=None,
-                        help="a port of the printed listing that prints a JSON line with fit_wall_s")
-    parser.add_argument("--accuracy", action="store_true", help="compare accuracy over --seeds instead of speed")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs of both (default: the script's 500)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="rounds, the script and the listing taking turns"
+    )
+    parser.add_argument(
+        "--listing",
+        type=Path,
+        default=None,
+        help="a port of the printed listing that prints a JSON line with fit_wall_s",
+    )
+    parser.add_argument(
+        "--accuracy", action="store_true", help="compare accuracy over --seeds instead of speed"
+    )
     parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--ways", default="epoch_fit,model.fit", help="for --accuracy: epoch_fit, model.fit or both")
-    parser.add_argument("--trainers", action="store_true", help="time the training call alone, three ways")
+    parser.add_argument(
+        "--ways", default="epoch_fit,model.fit", help="for --accuracy: epoch_fit, model.fit or both"
+    )
+    parser.add_argument(
+        "--trainers", action="store_true", help="time the training call alone, three ways"
+    )
     parser.add_argument("--_train", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._train:

@@ -50,8 +50,16 @@ def cpu_seconds():
 
 
 def summary(values):
-    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1),
-            "max": round(max(values), 1), "n": len(values)} if values else {"median": None}
+    return (
+        {
+            "median": round(statistics.median(values), 1),
+            "min": round(min(values), 1),
+            "max": round(max(values), 1),
+            "n": len(values),
+        }
+        if values
+        else {"median": None}
+    )
 
 
 def measure(variant, samples, epochs):
@@ -59,6 +67,7 @@ def measure(variant, samples, epochs):
     sys.path.insert(0, str(ROOT))
     if variant != "tf-default":
         from chapter2.run import device
+
         device.prepare()
     import keras
     import tensorflow as tf
@@ -84,10 +93,17 @@ def measure(variant, samples, epochs):
 
     batch = ch.BATCH_SIZE
     if variant == "script":
-        model.fit(ch.digit_batches(x, batch, shuffle=True), epochs=epochs, shuffle=False, verbose=0,
-                  callbacks=[Timer()])
+        model.fit(
+            ch.digit_batches(x, batch, shuffle=True),
+            epochs=epochs,
+            shuffle=False,
+            verbose=0,
+            callbacks=[Timer()],
+        )
     elif variant in ("keras-arrays", "tf-default"):
-        model.fit(x, x, batch_size=batch, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
+        model.fit(
+            x, x, batch_size=batch, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()]
+        )
     else:
         data = tf.data.Dataset.from_tensor_slices((x, x)).batch(batch).cache()
         data = data.shuffle(len(x) // batch + 1)
@@ -113,23 +129,32 @@ def measure(variant, samples, epochs):
                 cpus.append(cpu_seconds() - c0)
     flops = forward_flops(model)
     rates = [samples / w for w in walls[1:]]
-    return {"variant": variant, "train_samples_per_s": summary(rates),
-            "train_samples_per_cpu_s": summary([samples / c for c in cpus[1:]]),
-            "flops_fwd_per_sample": flops,
-            "train_gflops_per_s": round(3 * flops * statistics.median(rates) / 1e9, 2),
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
-            "epoch_times_s": [round(w, 3) for w in walls]}
+    return {
+        "variant": variant,
+        "train_samples_per_s": summary(rates),
+        "train_samples_per_cpu_s": summary([samples / c for c in cpus[1:]]),
+        "flops_fwd_per_sample": flops,
+        "train_gflops_per_s": round(3 * flops * statistics.median(rates) / 1e9, 2),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+        "epoch_times_s": [round(w, 3) for w in walls],
+    }
 
 
 def child(variant, samples, epochs):
-    return measure_in_child(__file__, ["--_child", variant, "--samples", samples, "--epochs", epochs])
+    return measure_in_child(
+        __file__, ["--_child", variant, "--samples", samples, "--epochs", epochs]
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=12800)
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per variant (the first is not timed)")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--epochs", type=int, default=4, help="epochs per variant (the first is not timed)"
+    )
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--_child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epochs < 2:
@@ -141,18 +166,32 @@ def main():
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    print(f"autoencoder training, batch 128, {args.samples} samples x {args.epochs} epochs, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"autoencoder training, batch 128, {args.samples} samples x {args.epochs} epochs, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+    )
     results = {}
     for variant in variants:
         r = results[variant] = child(variant, args.samples, args.epochs)
         rate = r["train_samples_per_s"]["median"]
-        print(f"  {variant:10s} {rate:7.0f} samples/s  {r['train_samples_per_cpu_s']['median']:7.0f} samples/CPU-s  "
-              f"{r['train_gflops_per_s']:6.2f} GFLOP/s   full run (50 x 60,000): {50 * 60000 / rate / 60:5.1f} min",
-              flush=True)
+        print(
+            f"  {variant:10s} {rate:7.0f} samples/s  {r['train_samples_per_cpu_s']['median']:7.0f} samples/CPU-s  "
+            f"{r['train_gflops_per_s']:6.2f} GFLOP/s   full run (50 x 60,000): {50 * 60000 / rate / 60:5.1f} min",
+            flush=True,
+        )
     first = results[variants[0]]
-    print(json.dumps(dict(first, bench="2_1_ae", impl="project", samples=args.samples, epochs=args.epochs,
-                          variants=results)))
+    print(
+        json.dumps(
+            dict(
+                first,
+                bench="2_1_ae",
+                impl="project",
+                samples=args.samples,
+                epochs=args.epochs,
+                variants=results,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

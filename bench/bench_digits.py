@@ -30,10 +30,14 @@ def main(argv=None):
         times.append(time.perf_counter() - start)
         cpu = time.process_time() - cpu
         n = len(x_train) + len(x_test)
-        print(f"run {i + 1}: {n:,} images in {times[-1]:.2f} s wall, {cpu:.2f} s CPU "
-              f"(all threads), {n / times[-1]:,.0f} images/s")
-    print(f"best: {min(times):.2f} s for {args.train:,} + {args.test:,} images "
-          f"on {os.cpu_count()} CPU core(s)")
+        print(
+            f"run {i + 1}: {n:,} images in {times[-1]:.2f} s wall, {cpu:.2f} s CPU "
+            f"(all threads), {n / times[-1]:,.0f} images/s"
+        )
+    print(
+        f"best: {min(times):.2f} s for {args.train:,} + {args.test:,} images "
+        f"on {os.cpu_count()} CPU core(s)"
+    )
     return 0
 
 

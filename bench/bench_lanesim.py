@@ -42,39 +42,59 @@ def best_of(repeats, fn):
 
 def speed(args):
     n = args.frames
-    lanesim.make_dataset(64)                              # warm caches (camera, texture bank)
+    lanesim.make_dataset(64)  # warm caches (camera, texture bank)
     print(f"cpu cores: {os.cpu_count()}, numpy {np.__version__}")
     scenes = lanesim.sample_scenes(n, seed=0)
     lanesim.texture_bank(0)
     for threads in sorted({1, min(4, os.cpu_count() or 1)}):
-        t, cpu = best_of(args.repeats, lambda: lanesim.render_scenes(scenes, seed=0, threads=threads))
-        print(f"render_scenes, {threads} thread(s): {n / t:8.0f} frames/s  ({n} frames in {t:.2f} s; "
-              f"{n / cpu:.0f} frames per CPU-second)")
+        t, cpu = best_of(
+            args.repeats, lambda: lanesim.render_scenes(scenes, seed=0, threads=threads)
+        )
+        print(
+            f"render_scenes, {threads} thread(s): {n / t:8.0f} frames/s  ({n} frames in {t:.2f} s; "
+            f"{n / cpu:.0f} frames per CPU-second)"
+        )
     t, cpu = best_of(args.repeats, lambda: lanesim.make_dataset(n, seed=1))
-    print(f"make_dataset (default threads): {n / t:8.0f} frames/s  ({n} frames in {t:.2f} s, "
-          f"labels and texture bank included; {n / cpu:.0f} frames per CPU-second)")
+    print(
+        f"make_dataset (default threads): {n / t:8.0f} frames/s  ({n} frames in {t:.2f} s, "
+        f"labels and texture bank included; {n / cpu:.0f} frames per CPU-second)"
+    )
 
     seconds = args.drive_seconds
     steps = int(seconds * lanesim.STEP_HZ)
-    t, cpu = best_of(1, lambda: lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, record=False, log=None))
-    print(f"drive, no model, no recording: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms "
-          f"({seconds:g} simulated s in {t:.2f} s)")
+    t, cpu = best_of(
+        1,
+        lambda: lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, record=False, log=None),
+    )
+    print(
+        f"drive, no model, no recording: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms "
+        f"({seconds:g} simulated s in {t:.2f} s)"
+    )
     result = {}
-    t, cpu = best_of(1, lambda: result.update(lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, log=None)))
-    print(f"drive, no model, recording frames: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms")
+    t, cpu = best_of(
+        1,
+        lambda: result.update(lanesim.drive(lambda b: np.zeros(len(b)), seconds=seconds, log=None)),
+    )
+    print(
+        f"drive, no model, recording frames: {1e3 * t / steps:6.2f} ms per step, {1e3 * cpu / steps:.2f} CPU-ms"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "drive.gif"
         t, _ = best_of(1, lambda: lanesim.save_gif(result["frames"], path))
         size = path.stat().st_size
-    print(f"save_gif: {len(result['frames'])} frames, {size / 1e6:.2f} MB "
-          f"(about {size / 1e6 * 60 / seconds:.1f} MB a simulated minute), {t:.2f} s")
+    print(
+        f"save_gif: {len(result['frames'])} frames, {size / 1e6:.2f} MB "
+        f"(about {size / 1e6 * 60 / seconds:.1f} MB a simulated minute), {t:.2f} s"
+    )
     t, _ = best_of(1, lambda: lanesim.drive_references(seconds=60))
     print(f"drive_references, 60 simulated s each: {t:.2f} s")
 
 
 def row(name, seed, r):
-    return (f"{name:<44} seed {seed}  autonomy {r['autonomy']:7.1f} %  interventions {r['interventions']:3d}  "
-            f"mean |offset| {r['mean_abs_offset']:.3f} m  max {r['max_abs_offset']:.3f} m")
+    return (
+        f"{name:<44} seed {seed}  autonomy {r['autonomy']:7.1f} %  interventions {r['interventions']:3d}  "
+        f"mean |offset| {r['mean_abs_offset']:.3f} m  max {r['max_abs_offset']:.3f} m"
+    )
 
 
 def models(args):
@@ -89,8 +109,13 @@ def models(args):
         model = keras.models.load_model(path)
         infer = tf.function(lambda frames: model(frames, training=False), reduce_retracing=True)
         for seed in args.seeds:
-            r = lanesim.drive(lambda b: infer(tf.convert_to_tensor(b)).numpy(), seed=seed,
-                              seconds=args.drive_seconds, record=False, log=None)
+            r = lanesim.drive(
+                lambda b: infer(tf.convert_to_tensor(b)).numpy(),
+                seed=seed,
+                seconds=args.drive_seconds,
+                record=False,
+                log=None,
+            )
             print(row(path, seed, r))
 
 
@@ -115,16 +140,31 @@ def export(args):
             rows.append(f"{i}.jpg {angle * 180:.6f},2024-01-01 12:00:{i % 60:02d}:000")
         else:
             path, size = folder / "images" / f"{i}_cam_image_array_.jpg", (160, 120)
-            rows.append(json.dumps({"_index": i, "cam/image_array": path.name, "user/angle": float(angle),
-                                    "user/throttle": 0.3, "user/mode": "user"}))
+            rows.append(
+                json.dumps(
+                    {
+                        "_index": i,
+                        "cam/image_array": path.name,
+                        "user/angle": float(angle),
+                        "user/throttle": 0.3,
+                        "user/mode": "user",
+                    }
+                )
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(frame).resize(size, Image.BILINEAR).save(path, quality=90)
-    listing = {"udacity": "driving_log.csv", "sully-chen": "data.txt", "tub": "catalog_0.catalog"}[kind]
+    listing = {"udacity": "driving_log.csv", "sully-chen": "data.txt", "tub": "catalog_0.catalog"}[
+        kind
+    ]
     (folder / listing).write_text("\n".join(rows) + "\n")
     if kind == "tub":
-        manifest = [["cam/image_array", "user/angle", "user/throttle", "user/mode"],
-                    ["image_array", "float", "float", "str"], {}, {},
-                    {"paths": [listing], "current_index": len(X), "max_len": len(X), "deleted_indexes": []}]
+        manifest = [
+            ["cam/image_array", "user/angle", "user/throttle", "user/mode"],
+            ["image_array", "float", "float", "str"],
+            {},
+            {},
+            {"paths": [listing], "current_index": len(X), "max_len": len(X), "deleted_indexes": []},
+        ]
         (folder / "manifest.json").write_text("\n".join(json.dumps(m) for m in manifest) + "\n")
     print(f"wrote {len(X)} frames to {folder} as a {kind} recording")
 
@@ -133,12 +173,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--drive-seconds", type=float, default=None,
-                        help="simulated seconds per drive (default: 20 for speed, 60 for --models)")
-    parser.add_argument("--models", nargs="+", default=None, metavar="MODEL", help="saved .keras models to drive")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="drive seeds (floor look, start point)")
-    parser.add_argument("--export", nargs=2, metavar=("FORMAT", "FOLDER"), default=None,
-                        help="write --frames simulator frames as a udacity, sully-chen or tub recording")
+    parser.add_argument(
+        "--drive-seconds",
+        type=float,
+        default=None,
+        help="simulated seconds per drive (default: 20 for speed, 60 for --models)",
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=None, metavar="MODEL", help="saved .keras models to drive"
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1], help="drive seeds (floor look, start point)"
+    )
+    parser.add_argument(
+        "--export",
+        nargs=2,
+        metavar=("FORMAT", "FOLDER"),
+        default=None,
+        help="write --frames simulator frames as a udacity, sully-chen or tub recording",
+    )
     args = parser.parse_args(argv)
     if args.export:
         if args.export[0] not in ("udacity", "sully-chen", "tub"):

@@ -32,8 +32,20 @@ def cpu_flags():
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
                 have = set(line.split(":", 1)[1].split())
-                return [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-                                    "amx_tile") if f in have]
+                return [
+                    f
+                    for f in (
+                        "sse4_2",
+                        "avx",
+                        "avx2",
+                        "fma",
+                        "avx512f",
+                        "avx512_vnni",
+                        "avx512_bf16",
+                        "amx_tile",
+                    )
+                    if f in have
+                ]
     except OSError:
         pass
     return []
@@ -63,14 +75,26 @@ def main():
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         chain(a, b).numpy()
-        rates.append(2 * n ** 3 * args.inner / (time.perf_counter() - t0) / 1e9)
+        rates.append(2 * n**3 * args.inner / (time.perf_counter() - t0) / 1e9)
     best = max(rates)
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, {' '.join(cpu_flags())}")
-    print(f"float32 matmul {n}x{n}, TensorFlow {tf.__version__} (oneDNN {device.onednn_state()}): "
-          f"best {best:.1f} GFLOP/s, median {sorted(rates)[len(rates) // 2]:.1f} GFLOP/s over {len(rates)} runs")
-    print(json.dumps({"bench": "peak_matmul", "size": n, "best_gflops_per_s": round(best, 1),
-                      "all_gflops_per_s": [round(r, 1) for r in rates], "cpu": cpu_model(),
-                      "cores": os.cpu_count(), "flags": cpu_flags()}))
+    print(
+        f"float32 matmul {n}x{n}, TensorFlow {tf.__version__} (oneDNN {device.onednn_state()}): "
+        f"best {best:.1f} GFLOP/s, median {sorted(rates)[len(rates) // 2]:.1f} GFLOP/s over {len(rates)} runs"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "peak_matmul",
+                "size": n,
+                "best_gflops_per_s": round(best, 1),
+                "all_gflops_per_s": [round(r, 1) for r in rates],
+                "cpu": cpu_model(),
+                "cores": os.cpu_count(),
+                "flags": cpu_flags(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,16 +27,19 @@ from chapter2.run import device  # noqa: E402
 
 device.prepare()
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--script", default="Chapter_2_3", help="Chapter_2_2 or Chapter_2_3 (default)")
+    parser.add_argument(
+        "--script", default="Chapter_2_3", help="Chapter_2_2 or Chapter_2_3 (default)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="saves of each kind (default 3)")
-    parser.add_argument("--pause", type=float, default=3.0, help="seconds between saves (default 3)")
+    parser.add_argument(
+        "--pause", type=float, default=3.0, help="seconds between saves (default 3)"
+    )
     args = parser.parse_args(argv)
     script = importlib.import_module(args.script)
     model = script.build_model()
@@ -61,9 +64,18 @@ def main(argv=None):
                 print(f"{kind:13s} {state / 1e6:,.0f} MB  {times[kind][-1]:.2f} s", flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(json.dumps({"script": args.script, "state_bytes": state,
-                      **{f"{kind}_s": [round(t, 3) for t in ts] for kind, ts in times.items()},
-                      **{f"{kind}_median_s": round(float(np.median(ts)), 3) for kind, ts in times.items()}}))
+    print(
+        json.dumps(
+            {
+                "script": args.script,
+                "state_bytes": state,
+                **{f"{kind}_s": [round(t, 3) for t in ts] for kind, ts in times.items()},
+                **{
+                    f"{kind}_median_s": round(float(np.median(ts)), 3) for kind, ts in times.items()
+                },
+            }
+        )
+    )
     return 0
 
 

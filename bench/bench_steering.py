@@ -51,7 +51,15 @@ from pathlib import Path
 from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("script", "fit-f32", "fit-u8", "pipeline", "pipeline-xla", "pipeline-t1", "pipeline-tf-default")
+VARIANTS = (
+    "script",
+    "fit-f32",
+    "fit-u8",
+    "pipeline",
+    "pipeline-xla",
+    "pipeline-t1",
+    "pipeline-tf-default",
+)
 WINDOW = 5  # steps per timing window
 
 
@@ -74,6 +82,7 @@ def train_variant(script, variant, steps, warmup):
     sys.path.insert(0, str(ROOT))
     if variant != "pipeline-tf-default":
         from chapter2.run import device
+
         device.prepare()
     import tensorflow as tf
 
@@ -88,7 +97,9 @@ def train_variant(script, variant, steps, warmup):
 
     mod = importlib.import_module(script)
     model = mod.build_model()  # the script's own network, with its constants
-    jit = variant.endswith("-xla") or (variant == "script" and bool(getattr(mod, "JIT_COMPILE", False)))
+    jit = variant.endswith("-xla") or (
+        variant == "script" and bool(getattr(mod, "JIT_COMPILE", False))
+    )
     model.compile(optimizer="adam", loss="mean_squared_error", jit_compile=jit)
     batch = mod.BATCH_SIZE
     n = batch * (steps + warmup)
@@ -119,19 +130,35 @@ def train_variant(script, variant, steps, warmup):
     else:
         half = np.arange(n // 2)  # mirrored copies make up the other half
         ds, total = pipeline.batches(X, Y, half, batch, mirror=True, shuffle=True)
-        model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)  # as the scripts call it
+        model.fit(
+            ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0
+        )  # as the scripts call it
     samples = batch * steps
     windows = sorted(WINDOW * batch / (b - a) for a, b in zip(timer.marks, timer.marks[1:]))
     rate = samples / timer.wall
     median = statistics.median(windows) if windows else rate
     flops = forward_flops(model)
-    print(json.dumps({"script": script, "variant": variant, "jit_compile": jit, "samples_per_s": rate,
-                      "train_samples_per_s": {"median": round(median, 2), "min": round(min(windows or [rate]), 2),
-                                              "max": round(max(windows or [rate]), 2), "n": len(windows)},
-                      "train_samples_per_cpu_s": round(samples / timer.cpu, 2),
-                      "cpu_s_per_1000": 1000 * timer.cpu / samples, "flops_fwd_per_sample": flops,
-                      "train_gflops_per_s": round(3 * flops * median / 1e9, 2),
-                      "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")}))
+    print(
+        json.dumps(
+            {
+                "script": script,
+                "variant": variant,
+                "jit_compile": jit,
+                "samples_per_s": rate,
+                "train_samples_per_s": {
+                    "median": round(median, 2),
+                    "min": round(min(windows or [rate]), 2),
+                    "max": round(max(windows or [rate]), 2),
+                    "n": len(windows),
+                },
+                "train_samples_per_cpu_s": round(samples / timer.cpu, 2),
+                "cpu_s_per_1000": 1000 * timer.cpu / samples,
+                "flops_fwd_per_sample": flops,
+                "train_gflops_per_s": round(3 * flops * median / 1e9, 2),
+                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+            }
+        )
+    )
 
 
 def reset_peak_rss():
@@ -161,7 +188,9 @@ def memory_run(frames, steps):
 
     model = Chapter_2_2.build_model()
     model.compile(optimizer="adam", loss="mean_squared_error")
-    model.predict(np.zeros((2, 120, 160, 3), np.uint8), verbose=0)  # TensorFlow's own start-up memory
+    model.predict(
+        np.zeros((2, 120, 160, 3), np.uint8), verbose=0
+    )  # TensorFlow's own start-up memory
     base = current_rss_mb()
     reset_peak_rss()
     tracemalloc.start()
@@ -174,15 +203,30 @@ def memory_run(frames, steps):
     order = np.random.default_rng(0).permutation(len(X))  # the scripts' 80/10/10 split
     test, val, train = np.split(order, [len(X) // 10, len(X) // 5])
     ds, total = pipeline.batches(X, Y, train, 64, mirror=True, shuffle=True)
-    model.fit(ds.take(steps), epochs=1, validation_data=pipeline.batches(X, Y, np.sort(val), 64)[0],
-              shuffle=False, verbose=0)
+    model.fit(
+        ds.take(steps),
+        epochs=1,
+        validation_data=pipeline.batches(X, Y, np.sort(val), 64)[0],
+        shuffle=False,
+        verbose=0,
+    )
     model.predict(pipeline.batches(X, Y, np.sort(test), 64)[0], verbose=0)
     train_peak = peak_rss_since_reset_mb() - base
     train_numpy_peak = tracemalloc.get_traced_memory()[1] / 2**20
-    print(json.dumps({"frames": len(X), "raw_frame_mb": raw_mb, "rss_before_data_mb": base,
-                      "peak_added_loading_mb": load_peak, "peak_added_training_mb": train_peak,
-                      "ratio_to_raw": max(load_peak, train_peak) / raw_mb,
-                      "numpy_peak_loading_mb": sim_numpy_peak, "numpy_peak_training_mb": train_numpy_peak}))
+    print(
+        json.dumps(
+            {
+                "frames": len(X),
+                "raw_frame_mb": raw_mb,
+                "rss_before_data_mb": base,
+                "peak_added_loading_mb": load_peak,
+                "peak_added_training_mb": train_peak,
+                "ratio_to_raw": max(load_peak, train_peak) / raw_mb,
+                "numpy_peak_loading_mb": sim_numpy_peak,
+                "numpy_peak_training_mb": train_numpy_peak,
+            }
+        )
+    )
 
 
 def child(args):
@@ -192,9 +236,13 @@ def child(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("train", "memory"), default=None)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--scripts", default="Chapter_2_2,Chapter_2_3")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per variant (2_3 uses half)")
+    parser.add_argument(
+        "--steps", type=int, default=20, help="timed steps per variant (2_3 uses half)"
+    )
     parser.add_argument("--frames", type=int, default=8000, help="frames for the memory run")
     parser.add_argument("--_train", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--_memory", nargs=2, type=int, help=argparse.SUPPRESS)
@@ -205,27 +253,38 @@ def main():
     if args._memory:
         return memory_run(*args._memory)
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
-          "(figures drop with other work on the machine)")
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
+        "(figures drop with other work on the machine)"
+    )
     last = None
     if args.only in (None, "train"):
         unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
         if unknown:
-            parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-        print(f"{'network':<12} {'variant':<20} {'samples/s':>10} {'CPU s/1000':>11} {'GFLOP/s':>8}")
+            parser.error(
+                f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}"
+            )
+        print(
+            f"{'network':<12} {'variant':<20} {'samples/s':>10} {'CPU s/1000':>11} {'GFLOP/s':>8}"
+        )
         for script in args.scripts.split(","):
             steps = args.steps if script == "Chapter_2_2" else max(4, args.steps // 2)
             for variant in args.variants.split(","):
                 r = last = child(["--_train", script, variant, str(steps), "3"])
-                print(f"{script:<12} {variant:<20} {r['train_samples_per_s']['median']:>10.1f} "
-                      f"{r['cpu_s_per_1000']:>11.1f} {r['train_gflops_per_s']:>8.2f}", flush=True)
+                print(
+                    f"{script:<12} {variant:<20} {r['train_samples_per_s']['median']:>10.1f} "
+                    f"{r['cpu_s_per_1000']:>11.1f} {r['train_gflops_per_s']:>8.2f}",
+                    flush=True,
+                )
     if args.only in (None, "memory"):
         r = child(["--_memory", str(args.frames), "20"])
-        print(f"memory, {r['frames']} simulator frames ({r['raw_frame_mb']:.0f} MiB of uint8 frames), peak "
-              f"resident memory above TensorFlow's own start-up: {r['peak_added_loading_mb']:.0f} MiB while "
-              f"simulating, {r['peak_added_training_mb']:.0f} MiB while training and testing: "
-              f"{r['ratio_to_raw']:.2f}x the raw frames (target < 2x); of which numpy arrays (tracemalloc) "
-              f"{r['numpy_peak_loading_mb']:.0f} and {r['numpy_peak_training_mb']:.0f} MiB")
+        print(
+            f"memory, {r['frames']} simulator frames ({r['raw_frame_mb']:.0f} MiB of uint8 frames), peak "
+            f"resident memory above TensorFlow's own start-up: {r['peak_added_loading_mb']:.0f} MiB while "
+            f"simulating, {r['peak_added_training_mb']:.0f} MiB while training and testing: "
+            f"{r['ratio_to_raw']:.2f}x the raw frames (target < 2x); of which numpy arrays (tracemalloc) "
+            f"{r['numpy_peak_loading_mb']:.0f} and {r['numpy_peak_training_mb']:.0f} MiB"
+        )
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if last is not None:
         print(json.dumps(dict(last, bench=last["script"], impl="project")))

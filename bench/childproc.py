@@ -16,10 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure_in_child(script, args):
     """`python script args...` on the CPU, quiet; returns its last JSON line as a dict."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", PYTHONPATH=str(ROOT)
+    )
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-    proc = subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        raise SystemExit(f"benchmark {Path(script).name} {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(
+            f"benchmark {Path(script).name} {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
+        )
     return json.loads(lines[-1])

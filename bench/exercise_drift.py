@@ -53,7 +53,7 @@ def number(cell):
 def drift(documented, measured, tolerance):
     """Lines on every difference between two tables' figures, and whether any exceeds `tolerance`."""
     lines, bad = [], False
-    (doc_headings, doc_rows), (new_headings, new_rows) = documented, measured
+    (doc_headings, doc_rows), (_, new_rows) = documented, measured
     for run in sorted(set(doc_rows) | set(new_rows)):
         if run not in new_rows or run not in doc_rows:
             lines.append(f"{run}: only in the {'documented' if run in doc_rows else 'new'} table")
@@ -66,7 +66,9 @@ def drift(documented, measured, tolerance):
             if old == new:
                 continue
             a, b = number(old), number(new)
-            relative = abs(b - a) / max(abs(a), 1e-12) if a is not None and b is not None else float("inf")
+            relative = (
+                abs(b - a) / max(abs(a), 1e-12) if a is not None and b is not None else float("inf")
+            )
             bad |= relative > tolerance
             lines.append(f"{run}: {heading} {old} in the docs, now {new} ({relative:.1%})")
     return lines, bad
@@ -75,8 +77,12 @@ def drift(documented, measured, tolerance):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("exercise", type=int, choices=range(1, 11))
-    parser.add_argument("--out", type=Path, default=None, help="where the runs go [default: a temporary folder]")
-    parser.add_argument("--tolerance", type=float, default=0.0, help="relative difference allowed [default: 0]")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where the runs go [default: a temporary folder]"
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=0.0, help="relative difference allowed [default: 0]"
+    )
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "exercises.md")
     args = parser.parse_args(argv)
     documented = markdown_tables(args.doc.read_text(encoding="utf-8")).get(args.exercise)
@@ -85,17 +91,24 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         env = dict(os.environ, PY=os.environ.get("PY", sys.executable))
-        proc = subprocess.run(["bash", str(ROOT / "bench" / "exercise_tables.sh"), str(out), str(args.exercise)],
-                              cwd=ROOT, env=env)
+        proc = subprocess.run(
+            ["bash", str(ROOT / "bench" / "exercise_tables.sh"), str(out), str(args.exercise)],
+            cwd=ROOT,
+            env=env,
+        )
         if proc.returncode != 0:
             sys.exit(f"error: bench/exercise_tables.sh exited {proc.returncode}")
-        measured = markdown_tables((out / "tables.md").read_text(encoding="utf-8")).get(args.exercise)
+        measured = markdown_tables((out / "tables.md").read_text(encoding="utf-8")).get(
+            args.exercise
+        )
     lines, bad = drift(documented, measured, args.tolerance)
     for line in lines:
         print(line)
-    print(f"exercise {args.exercise}: {len(measured[1])} runs rerun; "
-          + ("no figure differs" if not lines else f"{len(lines)} difference(s)")
-          + (f", beyond the tolerance of {args.tolerance:.1%}" if bad else ""))
+    print(
+        f"exercise {args.exercise}: {len(measured[1])} runs rerun; "
+        + ("no figure differs" if not lines else f"{len(lines)} difference(s)")
+        + (f", beyond the tolerance of {args.tolerance:.1%}" if bad else "")
+    )
     return 1 if bad else 0
 
 

@@ -56,6 +56,7 @@ def after(seconds):
     def due():
         t0.append(time.monotonic()) if not t0 else None
         return time.monotonic() - t0[0] >= seconds
+
     due.text = f"after {seconds:.1f} s"
     return due
 
@@ -66,6 +67,7 @@ def when_exists(path, text):
 
     def due():
         return any(path.parent.glob(path.name)) if "*" in path.name else path.exists()
+
     due.text = text
     return due
 
@@ -75,7 +77,9 @@ def check_run(run_dir, epochs):
     from chapter2.run import tblog
 
     problems = []
-    expected = list(range(epochs))  # history.csv and TensorBoard count epochs from 0, metrics.json from 1
+    expected = list(
+        range(epochs)
+    )  # history.csv and TensorBoard count epochs from 0, metrics.json from 1
     try:
         record = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError) as err:
@@ -101,10 +105,14 @@ def moments(run_dir, epochs, kills, max_delay, seed):
     a resume point, between epochs, after training, while writing the
     outputs), then random delays in (0.5, max_delay) s: start-up, loading,
     mid-epoch, anywhere."""
-    fixed = [when_exists(run_dir / "resume" / "epoch-*_temp", "while a resume point is being written"),
-             when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
-             when_exists(run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"),
-             when_exists(run_dir / "model.keras", "while writing the outputs")]
+    fixed = [
+        when_exists(run_dir / "resume" / "epoch-*_temp", "while a resume point is being written"),
+        when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
+        when_exists(
+            run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"
+        ),
+        when_exists(run_dir / "model.keras", "while writing the outputs"),
+    ]
     rng = random.Random(seed)
     chosen = fixed[:kills]
     chosen += [after(rng.uniform(0.5, max_delay)) for _ in range(kills - len(chosen))]
@@ -115,7 +123,15 @@ def kill_and_resume(script, args, run_dir, epochs, kills, max_delay, seed=0, log
     """Kill `kills` attempts (see moments), then let one finish.
     Returns {"attempts", "killed", "tracebacks", "problems"}."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, str(ROOT / script), *args, "--epochs", str(epochs), "--run-dir", str(run_dir)]
+    cmd = [
+        sys.executable,
+        str(ROOT / script),
+        *args,
+        "--epochs",
+        str(epochs),
+        "--run-dir",
+        str(run_dir),
+    ]
     result = {"attempts": 0, "killed": 0, "tracebacks": [], "problems": []}
     for n, when in enumerate(moments(run_dir, epochs, kills, max_delay, seed) + [None]):
         status, err = attempt(cmd, env, when)
@@ -140,7 +156,9 @@ def main(argv=None):
     parser.add_argument("--script", default="Chapter_2_1.py")
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--max-delay", type=float, default=40.0, help="seconds; about one quick run's length")
+    parser.add_argument(
+        "--max-delay", type=float, default=40.0, help="seconds; about one quick run's length"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--distribute", default=None, help="passed on to the script")
     parser.add_argument("--cpu-replicas", default=None, help="passed on to the script")
@@ -153,10 +171,19 @@ def main(argv=None):
         if getattr(args, flag) is not None:
             extra += ["--" + flag.replace("_", "-"), getattr(args, flag)]
     with tempfile.TemporaryDirectory() as tmp:
-        result = kill_and_resume(args.script, extra, Path(tmp) / "run", args.epochs, args.kills,
-                                 args.max_delay, args.seed)
-    print(f"{args.script}: {result['attempts']} attempts, {result['killed']} killed, "
-          f"{len(result['tracebacks'])} with a traceback, problems: {result['problems'] or 'none'}")
+        result = kill_and_resume(
+            args.script,
+            extra,
+            Path(tmp) / "run",
+            args.epochs,
+            args.kills,
+            args.max_delay,
+            args.seed,
+        )
+    print(
+        f"{args.script}: {result['attempts']} attempts, {result['killed']} killed, "
+        f"{len(result['tracebacks'])} with a traceback, problems: {result['problems'] or 'none'}"
+    )
     return 0 if not result["problems"] and not result["tracebacks"] else 1
 
 

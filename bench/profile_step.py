@@ -31,10 +31,13 @@ def main():
     parser.add_argument("--model", choices=("2_1", "2_2", "2_3"), default="2_1")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=12, help="op types to list")
-    parser.add_argument("--tf-default", action="store_true", help="without the kit's device settings")
+    parser.add_argument(
+        "--tf-default", action="store_true", help="without the kit's device settings"
+    )
     args = parser.parse_args()
     if not args.tf_default:
         from chapter2.run import device
+
         device.prepare()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
@@ -52,7 +55,9 @@ def main():
     def step(x, y):
         with tf.GradientTape() as tape:
             loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True), training=True)
-        model.optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        model.optimizer.apply(
+            tape.gradient(loss, model.trainable_variables), model.trainable_variables
+        )
         return loss
 
     for _ in range(3):
@@ -67,7 +72,9 @@ def main():
     tf.profiler.experimental.stop()
 
     space = xplane_pb2.XSpace()
-    space.ParseFromString(Path(sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1]).read_bytes())
+    space.ParseFromString(
+        Path(sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1]).read_bytes()
+    )
     per_op, threads = collections.Counter(), set()
     for plane in space.planes:
         names = {k: v.name for k, v in plane.event_metadata.items()}
@@ -81,17 +88,21 @@ def main():
                     continue  # wrappers around the ops, not ops
                 per_op[name] += ev.duration_ps / 1e9
     op_ms = sum(per_op.values())
-    print(f"Chapter_{args.model} training step, {'TensorFlow default kernels' if args.tf_default else 'kit settings'}"
-          f" (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}): "
-          f"{wall_ms / args.steps:.1f} ms/step wall, {op_ms / args.steps:.1f} ms/step of op time "
-          f"on {len(threads)} compute threads")
+    print(
+        f"Chapter_{args.model} training step, {'TensorFlow default kernels' if args.tf_default else 'kit settings'}"
+        f" (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}): "
+        f"{wall_ms / args.steps:.1f} ms/step wall, {op_ms / args.steps:.1f} ms/step of op time "
+        f"on {len(threads)} compute threads"
+    )
     for name, ms in per_op.most_common(args.top):
         print(f"  {100 * ms / op_ms:5.1f}%  {ms / args.steps:8.2f} ms/step  {name}")
     rest = op_ms - sum(ms for _, ms in per_op.most_common(args.top))
     print(f"  {100 * rest / op_ms:5.1f}%  {rest / args.steps:8.2f} ms/step  (other ops)")
     covered = min(1.0, op_ms / max(1, len(threads)) / wall_ms)
-    print(f"op time per compute thread covers {100 * covered:.0f}% of the wall time; the rest is "
-          "framework overhead, waiting between ops, or the machine running something else")
+    print(
+        f"op time per compute thread covers {100 * covered:.0f}% of the wall time; the rest is "
+        "framework overhead, waiting between ops, or the machine running something else"
+    )
 
 
 if __name__ == "__main__":

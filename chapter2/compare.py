@@ -66,8 +66,12 @@ FRACTIONS = {"accuracy", "generated_right", "held_out_accuracy", "win_rate"}  # 
 
 # Scripts whose losses are the same quantity share a panel of the figure.
 SAME_LOSS = {"chapter_2_3": "chapter_2_2"}
-LOSS_NAMES = {"chapter_2_1": "binary cross-entropy", "chapter_2_2": "MSE, steering",
-              "chapter_2_4": "categorical cross-entropy", "chapter_2_5": "categorical cross-entropy"}
+LOSS_NAMES = {
+    "chapter_2_1": "binary cross-entropy",
+    "chapter_2_2": "MSE, steering",
+    "chapter_2_4": "categorical cross-entropy",
+    "chapter_2_5": "categorical cross-entropy",
+}
 
 MISSING = "-"
 LONGEST_SETTING = 24  # characters of a setting's value shown in the table
@@ -116,12 +120,16 @@ def find_runs(paths):
             raise InputError(f"{given}: no such file or folder")
         if path.is_file():
             if path.name not in (METRICS_FILE, HISTORY_FILE):
-                raise InputError(f"{given}: not a run folder (give the folder that holds {METRICS_FILE})")
+                raise InputError(
+                    f"{given}: not a run folder (give the folder that holds {METRICS_FILE})"
+                )
             runs = [path.parent]
         else:
             runs = _runs_under(path)
         if not runs:
-            raise InputError(f"{given}: holds no run (no {METRICS_FILE} or {HISTORY_FILE} in it or below it)")
+            raise InputError(
+                f"{given}: holds no run (no {METRICS_FILE} or {HISTORY_FILE} in it or below it)"
+            )
         for run in runs:
             key = run.resolve()
             if key not in seen:
@@ -183,8 +191,11 @@ def read_run(path):
         run.problem = f"{METRICS_FILE} lacks {', '.join(missing)}"
         return run
     wrong = [k for k, kind in kinds.items() if not isinstance(record[k], kind)]
-    wrong += [k for k, kind in (("history", list), ("timing", dict))
-              if record.get(k) is not None and not isinstance(record[k], kind)]
+    wrong += [
+        k
+        for k, kind in (("history", list), ("timing", dict))
+        if record.get(k) is not None and not isinstance(record[k], kind)
+    ]
     if wrong:
         run.problem = f"{METRICS_FILE}: malformed {', '.join(wrong)}"
         return run
@@ -209,7 +220,10 @@ def _progress(history):
     if not history:
         return {}
     per_epoch = seconds_per_epoch(history)
-    return {"epochs": len(history), **({"seconds_per_epoch": per_epoch} if per_epoch is not None else {})}
+    return {
+        "epochs": len(history),
+        **({"seconds_per_epoch": per_epoch} if per_epoch is not None else {}),
+    }
 
 
 def _float(text):
@@ -236,11 +250,14 @@ def _script_from_path(path):
 
 # -- the table ------------------------------------------------------------
 
+
 def order(runs):
     """Finished runs best first, then unfinished, then damaged; and a line
     saying how the finished runs are sorted."""
     finished = [r for r in runs if r.finished]
-    rest = [r for r in runs if r.status == "unfinished"] + [r for r in runs if r.status == "damaged"]
+    rest = [r for r in runs if r.status == "unfinished"] + [
+        r for r in runs if r.status == "damaged"
+    ]
     metrics = {HEADLINE.get(r.script) for r in finished}
     if len(metrics) == 1 and None not in metrics:
         metric = metrics.pop()
@@ -277,8 +294,11 @@ def differing_settings(runs):
     names = []
     for r in finished:
         names += [k for k in r.config if k not in names]
-    return [name for name in names
-            if len({setting_text(r.config[name]) if name in r.config else None for r in finished}) > 1]
+    return [
+        name
+        for name in names
+        if len({setting_text(r.config[name]) if name in r.config else None for r in finished}) > 1
+    ]
 
 
 def datasets(runs):
@@ -324,11 +344,17 @@ def table(runs):
     numeric = [False] * (len(headings) - len(figures)) + [True] * len(figures)
     rows = []
     for r in runs:
-        row = [labels[r.path]] + ([r.script] if show_script else []) + ([r.status] if show_status else [])
+        row = (
+            [labels[r.path]]
+            + ([r.script] if show_script else [])
+            + ([r.status] if show_status else [])
+        )
         row += [(r.data or MISSING) if r.finished else MISSING] if show_data else []
         for name in settings:
             text = setting_text(r.config[name]) if r.finished and name in r.config else MISSING
-            row.append(text if len(text) <= LONGEST_SETTING else text[:LONGEST_SETTING - 3] + "...")
+            row.append(
+                text if len(text) <= LONGEST_SETTING else text[: LONGEST_SETTING - 3] + "..."
+            )
         row += [figure_text(name, r.figures.get(name)) for name in figures]
         rows.append(row)
     return headings, rows, numeric
@@ -340,15 +366,19 @@ def run_labels(runs):
         return {runs[0].path: runs[0].path.name}
     resolved = {r.path: r.path.resolve() for r in runs}
     common = Path(os.path.commonpath([str(p) for p in resolved.values()]))
-    return {path: (full.relative_to(common).as_posix() or path.name) if full != common else path.name
-            for path, full in resolved.items()}
+    return {
+        path: (full.relative_to(common).as_posix() or path.name) if full != common else path.name
+        for path, full in resolved.items()
+    }
 
 
 def plain_table(headings, rows, numeric):
     widths = [max(len(str(x)) for x in column) for column in zip(headings, *rows)]
 
     def line(cells):
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)
+        ).rstrip()
 
     return "\n".join([line(headings), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
@@ -362,6 +392,7 @@ def markdown_table(headings, rows, numeric):
 
 
 # -- the figure -----------------------------------------------------------
+
 
 def curves_figure(runs, labels):
     """A matplotlib Figure overlaying each run's validation loss per epoch
@@ -377,39 +408,63 @@ def curves_figure(runs, labels):
     panels = {}
     for r in runs:
         key = "val_loss" if any("val_loss" in row for row in r.history) else "loss"
-        points = [(_real(row.get("epoch")) + 1, _real(row.get(key))) for row in r.history
-                  if _real(row.get("epoch")) is not None and _real(row.get(key)) is not None]
+        points = [
+            (_real(row.get("epoch")) + 1, _real(row.get(key)))
+            for row in r.history
+            if _real(row.get("epoch")) is not None and _real(row.get(key)) is not None
+        ]
         if points:
             panels.setdefault(SAME_LOSS.get(r.script, r.script), []).append((r, key, points))
     if not panels:
         return None
     # One panel a row, each with its legend below it: the legend's height
     # grows with the runs and the settings named, and never covers a curve.
-    legends = {family: [_curve_label(r, key, labels, curves) for r, key, _ in curves]
-               for family, curves in panels.items()}
-    legend_lines = {family: sum(label.count("\n") + 1 for label in labels_)
-                    for family, labels_ in legends.items()}
+    legends = {
+        family: [_curve_label(r, key, labels, curves) for r, key, _ in curves]
+        for family, curves in panels.items()
+    }
+    legend_lines = {
+        family: sum(label.count("\n") + 1 for label in labels_)
+        for family, labels_ in legends.items()
+    }
     heights = [3.6 + 0.75 + 0.19 * legend_lines[family] for family in sorted(panels)]
     fig = Figure(figsize=(7.6, sum(heights)), layout="constrained")
     grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
     for n, (family, curves) in enumerate(sorted(panels.items())):
         ax = fig.add_subplot(grid[n, 0])
         keys = {key for _, key, _ in curves}
-        for i, (r, key, points) in enumerate(curves):
+        for i, (_, _, points) in enumerate(curves):
             xs, ys = zip(*points)
             label = legends[family][i]
-            ax.plot(xs, ys, color=plots.PALETTE[i % len(plots.PALETTE)],
-                    linestyle=("-", "--", ":", "-.")[(i // len(plots.PALETTE)) % 4],
-                    marker="o" if len(points) <= 20 else None, markersize=4, label=label)
+            ax.plot(
+                xs,
+                ys,
+                color=plots.PALETTE[i % len(plots.PALETTE)],
+                linestyle=("-", "--", ":", "-.")[(i // len(plots.PALETTE)) % 4],
+                marker="o" if len(points) <= 20 else None,
+                markersize=4,
+                label=label,
+            )
         loss = LOSS_NAMES.get(family)
-        kind = "validation loss" if keys == {"val_loss"} else "training loss" if keys == {"loss"} else "loss"
+        kind = (
+            "validation loss"
+            if keys == {"val_loss"}
+            else "training loss"
+            if keys == {"loss"}
+            else "loss"
+        )
         ax.set_title(" / ".join(sorted({r.script for r, _, _ in curves})) + f": {kind} per epoch")
         ax.set_xlabel("epoch")
         ax.set_ylabel(kind + (f" ({loss})" if loss else ""))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.16),
-                  borderaxespad=0.0, frameon=False)
+        ax.legend(
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(0.0, -0.16),
+            borderaxespad=0.0,
+            frameon=False,
+        )
     return fig
 
 
@@ -423,8 +478,11 @@ def _curve_label(run, key, labels, curves):
         label += " (training loss)"
     if not run.finished:
         label += f" ({run.status})"
-    changed = [f"{name} {setting_text(run.config[name])}"
-               for name in differing_settings([r for r, _, _ in curves]) if name in run.config]
+    changed = [
+        f"{name} {setting_text(run.config[name])}"
+        for name in differing_settings([r for r, _, _ in curves])
+        if name in run.config
+    ]
     if changed:
         label += ": " + "; ".join(changed)
     return textwrap.fill(label, width=90, subsequent_indent="    ")
@@ -438,6 +496,7 @@ def save_figure(fig, path):
 
 # -- the command ----------------------------------------------------------
 
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise InputError(f"{message} (see --help)")
@@ -445,27 +504,44 @@ class _Parser(argparse.ArgumentParser):
 
 def parse(argv):
     doc = __doc__.strip().split("\n\n")
-    parser = _Parser(prog="python -m chapter2.compare", description=doc[0],
-                     epilog="\n\n".join(["examples:\n" + doc[1]] + doc[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_PARENT",
-                        help="a run folder, or a folder above run folders (e.g. runs)")
+    parser = _Parser(
+        prog="python -m chapter2.compare",
+        description=doc[0],
+        epilog="\n\n".join(["examples:\n" + doc[1]] + doc[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="RUN_DIR_OR_PARENT",
+        help="a run folder, or a folder above run folders (e.g. runs)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
-    parser.add_argument("--figure", type=Path, default=None, metavar="PATH",
-                        help="where to write the curves figure, a .png outside every run folder "
-                             f"(default: {FIGURE_NAME} in the folder the runs compared share)")
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where to write the curves figure, a .png outside every run folder "
+        f"(default: {FIGURE_NAME} in the folder the runs compared share)",
+    )
     parser.add_argument("--no-figure", action="store_true", help="write no figure")
     args = parser.parse_args(argv)
     if not args.no_figure and args.figure is not None:
         if args.figure.suffix.lower() != ".png":
-            raise InputError(f"--figure {args.figure}: the figure is a PNG; give a path ending in .png")
+            raise InputError(
+                f"--figure {args.figure}: the figure is a PNG; give a path ending in .png"
+            )
         if not args.figure.parent.is_dir():
             raise InputError(f"--figure {args.figure}: no such folder {args.figure.parent}")
         if args.figure.is_dir():
             raise InputError(f"--figure {args.figure}: is a folder")
         run = run_folder_holding(args.figure.parent)
         if run is not None:
-            raise InputError(f"--figure {args.figure}: inside the run folder {shown_path(run)}; "
-                             "compare writes nothing into a run (give a path outside it)")
+            raise InputError(
+                f"--figure {args.figure}: inside the run folder {shown_path(run)}; "
+                "compare writes nothing into a run (give a path outside it)"
+            )
     return args
 
 
@@ -510,8 +586,11 @@ def main(argv=None):
             print()
             print("\n".join(([f"- {data}"] if data else []) + [f"- {n}" for n in notes]))
     else:
-        print(f"{len(runs)} run{'s' if len(runs) != 1 else ''} ({finished} finished), {how}; "
-              "the settings not shown are the same in every finished run" + (f"; {data}" if data else ""))
+        print(
+            f"{len(runs)} run{'s' if len(runs) != 1 else ''} ({finished} finished), {how}; "
+            "the settings not shown are the same in every finished run"
+            + (f"; {data}" if data else "")
+        )
         print(plain_table(headings, rows, numeric))
         for n in notes:
             print(n)
@@ -525,8 +604,9 @@ def main(argv=None):
             try:
                 save_figure(fig, figure)
             except OSError as err:
-                raise InputError(f"--figure {figure}: cannot write ({err.strerror or err})") \
-                    from None
+                raise InputError(
+                    f"--figure {figure}: cannot write ({err.strerror or err})"
+                ) from None
             shown = args.figure if args.figure is not None else shown_path(figure)
             print(f"wrote {shown}", file=out)
     return 0

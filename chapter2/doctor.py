@@ -43,7 +43,9 @@ def forward_flops(model, timesteps=1):
     for layer in model.layers:
         if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, keras.layers.LSTM)):
             continue
-        inputs = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input  # (x, mask)
+        inputs = (
+            layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input
+        )  # (x, mask)
         if isinstance(layer, keras.layers.Conv2D):
             _, ho, wo, co = layer.output.shape
             kh, kw = layer.kernel_size
@@ -83,10 +85,16 @@ def chapter_models():
         def build():
             ch = _script(script)
             model = ch.build_model()  # the script's own network
-            model.compile(optimizer="adam", loss="mean_squared_error",
-                          jit_compile=bool(getattr(ch, "JIT_COMPILE", False)))
-            x = rng.integers(0, 256, (ch.BATCH_SIZE,) + tuple(model.input.shape[1:]), dtype=np.uint8)
+            model.compile(
+                optimizer="adam",
+                loss="mean_squared_error",
+                jit_compile=bool(getattr(ch, "JIT_COMPILE", False)),
+            )
+            x = rng.integers(
+                0, 256, (ch.BATCH_SIZE,) + tuple(model.input.shape[1:]), dtype=np.uint8
+            )
             return model, x, rng.uniform(-1, 1, (ch.BATCH_SIZE, 1)).astype(np.float32), 1
+
         return build
 
     def alphabet():
@@ -103,11 +111,13 @@ def chapter_models():
         moves = keras.utils.to_categorical(rng.integers(0, 3, (ch.BATCH_SIZE, steps + 1)), 3)
         return model, moves[:, :-1], moves[:, 1:], steps
 
-    return {"2_1": ("autoencoder, batch 128, adadelta", ae),
-            "2_2": ("steering CNN, batch 64, adam", steering("Chapter_2_2")),
-            "2_3": ("steering CNN with fewer pools, batch 64, adam", steering("Chapter_2_3")),
-            "2_4": ("alphabet LSTM, batch 1, adam", alphabet),
-            "2_5": ("rock-paper-scissors LSTMs, batch 8 x 50 moves, adam", rps)}
+    return {
+        "2_1": ("autoencoder, batch 128, adadelta", ae),
+        "2_2": ("steering CNN, batch 64, adam", steering("Chapter_2_2")),
+        "2_3": ("steering CNN with fewer pools, batch 64, adam", steering("Chapter_2_3")),
+        "2_4": ("alphabet LSTM, batch 1, adam", alphabet),
+        "2_5": ("rock-paper-scissors LSTMs, batch 8 x 50 moves, adam", rps),
+    }
 
 
 def throughput(model, x, y, seconds):
@@ -132,8 +142,15 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def gpu_advice(build, gpus, environ=None, which=shutil.which, driver_dir="/proc/driver/nvidia",
-               find_spec=importlib.util.find_spec, tf_version=None):
+def gpu_advice(
+    build,
+    gpus,
+    environ=None,
+    which=shutil.which,
+    driver_dir="/proc/driver/nvidia",
+    find_spec=importlib.util.find_spec,
+    tf_version=None,
+):
     """Why TensorFlow found no GPU on a machine with an NVIDIA driver, and the fix; None if not that case."""
     environ = os.environ if environ is None else environ
     if gpus or not (which("nvidia-smi") or Path(driver_dir).exists()):
@@ -142,17 +159,27 @@ def gpu_advice(build, gpus, environ=None, which=shutil.which, driver_dir="/proc/
     install = f'pip install "tensorflow[and-cuda]=={series}.*"'
     visible = environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
-        return (f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU from TensorFlow; "
-                "fix: unset CUDA_VISIBLE_DEVICES")
+        return (
+            f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU from TensorFlow; "
+            "fix: unset CUDA_VISIBLE_DEVICES"
+        )
     if not build.get("is_cuda_build"):
         return f"this TensorFlow was built without CUDA; fix: {install}"
-    missing = [m for m in ("nvidia.cudnn", "nvidia.cuda_runtime", "nvidia.cublas") if not _has(find_spec, m)]
+    missing = [
+        m
+        for m in ("nvidia.cudnn", "nvidia.cuda_runtime", "nvidia.cublas")
+        if not _has(find_spec, m)
+    ]
     if missing:
-        return (f"the CUDA libraries TensorFlow loads from pip packages are missing ({', '.join(missing)}); "
-                f"fix: {install}")
-    return (f"TensorFlow (CUDA {build.get('cuda_version', '?')}, cuDNN {build.get('cudnn_version', '?')}) "
-            "could not start the driver: check `nvidia-smi` works and shows a driver at least as new as "
-            "that CUDA needs (CUDA 12: driver 525 or newer); an older driver needs updating")
+        return (
+            f"the CUDA libraries TensorFlow loads from pip packages are missing ({', '.join(missing)}); "
+            f"fix: {install}"
+        )
+    return (
+        f"TensorFlow (CUDA {build.get('cuda_version', '?')}, cuDNN {build.get('cudnn_version', '?')}) "
+        "could not start the driver: check `nvidia-smi` works and shows a driver at least as new as "
+        "that CUDA needs (CUDA 12: driver 525 or newer); an older driver needs updating"
+    )
 
 
 def _has(find_spec, name):
@@ -163,15 +190,23 @@ def _has(find_spec, name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m chapter2.doctor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed training per model (default 3)")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
+    parser = argparse.ArgumentParser(
+        prog="python -m chapter2.doctor", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="timed training per model (default 3)"
+    )
+    parser.add_argument(
+        "--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS)
+    )
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
-        print(f"error: --models: unknown {', '.join(unknown) or 'empty list'} (choose from {', '.join(MODELS)})",
-              file=sys.stderr)
+        print(
+            f"error: --models: unknown {', '.join(unknown) or 'empty list'} (choose from {', '.join(MODELS)})",
+            file=sys.stderr,
+        )
         return 2
     if args.seconds <= 0:
         print(f"error: --seconds: must be above 0, got {args.seconds:g}", file=sys.stderr)
@@ -185,16 +220,22 @@ def main(argv=None):
     print(f"Python      {platform.python_version()} ({sys.executable})")
     print(f"TensorFlow  {tf.__version__}   Keras {keras.__version__}")
     cuda = build.get("cuda_version") or "none"
-    print(f"built with  CUDA {cuda}, cuDNN {build.get('cudnn_version') or 'none'}"
-          f"{'' if build.get('is_cuda_build') else ' (a CPU-only build)'}")
-    print(f"CPU         {cpu_model()}, {os.cpu_count()} cores; oneDNN kernels {device.onednn_state()}")
+    print(
+        f"built with  CUDA {cuda}, cuDNN {build.get('cudnn_version') or 'none'}"
+        f"{'' if build.get('is_cuda_build') else ' (a CPU-only build)'}"
+    )
+    print(
+        f"CPU         {cpu_model()}, {os.cpu_count()} cores; oneDNN kernels {device.onednn_state()}"
+    )
     gpus = tf.config.list_physical_devices("GPU")
     for d in tf.config.list_physical_devices():
         details = tf.config.experimental.get_device_details(d) if d.device_type == "GPU" else {}
         print(f"device      {d.name}{'  ' + details.get('device_name', '') if details else ''}")
     if not gpus:
-        print("GPU         none found: the scripts train on the CPU "
-              "(all of them work there, more slowly)")
+        print(
+            "GPU         none found: the scripts train on the CPU "
+            "(all of them work there, more slowly)"
+        )
     advice = gpu_advice(build, gpus, tf_version=tf.__version__)
     if advice:
         print(f"no GPU      {advice}")
@@ -207,7 +248,10 @@ def main(argv=None):
         model, x, y, timesteps = build_fn()
         rate = throughput(model, x, y, args.seconds)
         gflops = 3 * forward_flops(model, timesteps) * rate / 1e9
-        print(f"  Chapter_{name}  {rate:10,.0f} samples/s  {gflops:7.3g} GFLOP/s   {label}", flush=True)
+        print(
+            f"  Chapter_{name}  {rate:10,.0f} samples/s  {gflops:7.3g} GFLOP/s   {label}",
+            flush=True,
+        )
         keras.backend.clear_session()
     return 0
 

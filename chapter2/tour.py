@@ -41,15 +41,24 @@ def headline(record):
 def run_one(name, args):
     script = ROOT / f"Chapter_{name}.py"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script), *args, "--name", "tour"], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, str(script), *args, "--name", "tour"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - started
     found = re.search(r"^run folder: (.+)$", proc.stdout, re.M)
     folder = found.group(1).strip() if found else "-"
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        return {"script": script.name, "seconds": seconds, "figure": f"FAILED (exit {proc.returncode}): {last}",
-                "folder": folder, "ok": False}
+        return {
+            "script": script.name,
+            "seconds": seconds,
+            "figure": f"FAILED (exit {proc.returncode}): {last}",
+            "folder": folder,
+            "ok": False,
+        }
     try:
         record = json.loads((Path(folder) / "metrics.json").read_text())
         figure = headline(record)
@@ -62,12 +71,17 @@ def run_one(name, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scripts", nargs="*", metavar="2_N", help="which scripts (default: all five)")
+    parser.add_argument(
+        "scripts", nargs="*", metavar="2_N", help="which scripts (default: all five)"
+    )
     args = parser.parse_args(argv)
     chosen = args.scripts or list(SCRIPTS)
     unknown = [s for s in chosen if s not in SCRIPTS]
     if unknown:
-        print(f"error: unknown script {unknown[0]!r}; choose from {', '.join(SCRIPTS)}", file=sys.stderr)
+        print(
+            f"error: unknown script {unknown[0]!r}; choose from {', '.join(SCRIPTS)}",
+            file=sys.stderr,
+        )
         return 2
     rows = []
     for name in chosen:

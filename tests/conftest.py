@@ -11,8 +11,9 @@ sys.path.insert(0, str(ROOT))
 
 def script_env():
     env = dict(os.environ)
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg",
-               PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    env.update(
+        TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT)
+    )
     return env
 
 
@@ -21,8 +22,12 @@ def run_script(script, *args, cwd=None, timeout=300, input=None):
     CompletedProcess with text stdout/stderr."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
-        cwd=cwd or ROOT, env=script_env(), capture_output=True, text=True,
-        timeout=timeout, input=input,
+        cwd=cwd or ROOT,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
 
 
@@ -46,13 +51,25 @@ def finished_quick_run(tmp_path_factory, script, *args):
 # The slowest files first: pytest-xdist (--dist loadfile, pytest.ini) hands
 # each worker the next file in collection order as it frees up, so a slow
 # file collected last would leave the other worker idle at the end.
-SLOW_FIRST = ("test_chapter_2_1.py", "test_distribute.py", "test_fault_injection.py", "test_every_flag.py",
-              "test_chapter_2_5.py", "test_chapter_2_3_quick.py", "test_chapter_2_4.py", "test_run_plumbing.py",
-              "test_doctor.py", "test_chapter_2_2_3.py", "test_multiworker.py", "test_compare.py")
+SLOW_FIRST = (
+    "test_chapter_2_1.py",
+    "test_distribute.py",
+    "test_fault_injection.py",
+    "test_every_flag.py",
+    "test_chapter_2_5.py",
+    "test_chapter_2_3_quick.py",
+    "test_chapter_2_4.py",
+    "test_run_plumbing.py",
+    "test_doctor.py",
+    "test_chapter_2_2_3.py",
+    "test_multiworker.py",
+    "test_compare.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
     def rank(item):
         name = item.path.name
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
     items.sort(key=rank)  # stable: tests keep their order within a file

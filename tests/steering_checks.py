@@ -15,9 +15,18 @@ def check_run(run_dir, proc, epochs):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["dataset"]["source"] == "simulator" and "SIMULATOR" in proc.stdout
     assert "split: " in proc.stdout and " test, from simulator" in proc.stdout
-    for key in ("test_mse", "test_mae", "baseline_mse", "baseline_mae", "mean_abs_offset", "distance"):
+    for key in (
+        "test_mse",
+        "test_mae",
+        "baseline_mse",
+        "baseline_mae",
+        "mean_abs_offset",
+        "distance",
+    ):
         assert math.isfinite(metrics["metrics"][key]), key
-    assert metrics["metrics"]["test_mae"] ** 2 <= metrics["metrics"]["test_mse"] + 1e-9  # MAE^2 <= MSE
+    assert (
+        metrics["metrics"]["test_mae"] ** 2 <= metrics["metrics"]["test_mse"] + 1e-9
+    )  # MAE^2 <= MSE
     assert metrics["metrics"]["distance"] > 0 and metrics["metrics"]["interventions"] >= 0
     assert set(metrics["drive_references"]) == {"no_steering", "ground_truth"}
     assert len(metrics["history"]) == epochs

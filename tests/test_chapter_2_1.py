@@ -10,21 +10,27 @@ import urllib.request
 import keras
 import numpy as np
 import pytest
+from conftest import error_line, finished_quick_run, run_script, script_env
 from PIL import Image
 
 import Chapter_2_1 as ch
 from chapter2.run import flags, tblog
 from chapter2.standins import digits
-from conftest import error_line, finished_quick_run, run_script, script_env
 
 CHAPTER_LAYERS = [  # (layer type, output shape) of the printed listing
     ("InputLayer", (28, 28, 1)),
-    ("Conv2D", (28, 28, 16)), ("MaxPooling2D", (14, 14, 16)),
-    ("Conv2D", (14, 14, 8)), ("MaxPooling2D", (7, 7, 8)),
-    ("Conv2D", (7, 7, 8)), ("MaxPooling2D", (4, 4, 8)),
-    ("Conv2D", (4, 4, 8)), ("UpSampling2D", (8, 8, 8)),
-    ("Conv2D", (8, 8, 8)), ("UpSampling2D", (16, 16, 8)),
-    ("Conv2D", (14, 14, 16)), ("UpSampling2D", (28, 28, 16)),
+    ("Conv2D", (28, 28, 16)),
+    ("MaxPooling2D", (14, 14, 16)),
+    ("Conv2D", (14, 14, 8)),
+    ("MaxPooling2D", (7, 7, 8)),
+    ("Conv2D", (7, 7, 8)),
+    ("MaxPooling2D", (4, 4, 8)),
+    ("Conv2D", (4, 4, 8)),
+    ("UpSampling2D", (8, 8, 8)),
+    ("Conv2D", (8, 8, 8)),
+    ("UpSampling2D", (16, 16, 8)),
+    ("Conv2D", (14, 14, 16)),
+    ("UpSampling2D", (28, 28, 16)),
     ("Conv2D", (28, 28, 1)),
 ]
 
@@ -41,12 +47,15 @@ def test_default_model_is_the_chapters_network():
     assert model.layers[-1].activation.__name__ == "sigmoid"
 
 
-@pytest.mark.parametrize("kwargs, code", [
-    ({"kernel_size": 5}, (4, 4, 8)),
-    ({"pooling": (True, True, False)}, (7, 7, 8)),
-    ({"pooling": (False, True, True)}, (7, 7, 8)),
-    ({"filters": (32, 16, 16)}, (4, 4, 16)),
-])
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"kernel_size": 5}, (4, 4, 8)),
+        ({"pooling": (True, True, False)}, (7, 7, 8)),
+        ({"pooling": (False, True, True)}, (7, 7, 8)),
+        ({"filters": (32, 16, 16)}, (4, 4, 16)),
+    ],
+)
 def test_exercise_variants_still_reconstruct_28x28(kwargs, code):
     model = ch.build_model(**kwargs)
     assert tuple(model.output.shape[1:]) == (28, 28, 1)
@@ -94,7 +103,9 @@ def test_quick_run_writes_every_output(quick_run):
     assert record["config"]["LEARNING_RATE"] == 1.0
     metrics = record["metrics"]
     assert 0 < metrics["val_loss"] < metrics["untrained_val_loss"]
-    assert [row["epoch"] for row in record["history"]] == [1, 2] and "val_loss" in record["history"][1]
+    assert [row["epoch"] for row in record["history"]] == [1, 2] and "val_loss" in record[
+        "history"
+    ][1]
     assert record["history"][1]["val_loss"] < record["history"][0]["val_loss"]
     assert record["timing"]["train_seconds"] > 0 and record["timing"]["samples_per_second"] > 0
     assert set(record["versions"]) >= {"python", "tensorflow", "keras", "numpy"}
@@ -118,7 +129,9 @@ def test_quick_run_tensorboard_logs_read_back(quick_run):
     scalars = tblog.read_scalars(run_dir / "logs", "validation", "epoch_loss")
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     assert [step for step, _ in scalars] == [0, 1]
-    assert [value for _, value in scalars] == pytest.approx([row["val_loss"] for row in history], rel=1e-5)
+    assert [value for _, value in scalars] == pytest.approx(
+        [row["val_loss"] for row in history], rel=1e-5
+    )
 
 
 def _free_port():
@@ -131,9 +144,23 @@ def test_tensorboard_server_lists_scalars_and_images(quick_run):
     run_dir, _ = quick_run
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(run_dir / "logs"),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"],
-        env=script_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(run_dir / "logs"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast",
+            "false",
+        ],
+        env=script_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         scalars = images = {}
         deadline = time.time() + 90
@@ -154,18 +181,38 @@ def test_tensorboard_server_lists_scalars_and_images(quick_run):
 
 def test_flags_build_an_exercise_variant_and_record_it(tmp_path):
     run_dir = tmp_path / "variant"
-    proc = run_script("Chapter_2_1.py", "--quick", "--offline", "--run-dir", run_dir,
-                      "--kernel-size", "5", "--pooling", "true,true,false", "--filters", "8,4,4",
-                      "--show-digits", "4")
+    proc = run_script(
+        "Chapter_2_1.py",
+        "--quick",
+        "--offline",
+        "--run-dir",
+        run_dir,
+        "--kernel-size",
+        "5",
+        "--pooling",
+        "true,true,false",
+        "--filters",
+        "8,4,4",
+        "--show-digits",
+        "4",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["dataset"]["source"] == "synthetic"
-    assert record["config"]["KERNEL_SIZE"] == 5 and record["config"]["POOLING"] == [True, True, False]
+    assert record["config"]["KERNEL_SIZE"] == 5 and record["config"]["POOLING"] == [
+        True,
+        True,
+        False,
+    ]
     expected = ch.build_model((8, 4, 4), 5, (True, True, False))
     assert record["metrics"]["parameters"] == expected.count_params()
     assert record["metrics"]["code_shape"] == [7, 7, 4]
-    assert keras.models.load_model(run_dir / "model.keras").count_params() == expected.count_params()
-    with Image.open(run_dir / "reconstructions.png") as png:  # 4 digits: narrower than the default 10
+    assert (
+        keras.models.load_model(run_dir / "model.keras").count_params() == expected.count_params()
+    )
+    with Image.open(
+        run_dir / "reconstructions.png"
+    ) as png:  # 4 digits: narrower than the default 10
         assert png.size[0] < 2 * png.size[1]
 
 
@@ -177,12 +224,15 @@ def test_bad_flag_from_the_shell_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--kernel-size", "0"], ["--kernel-size", "at least 1"]),
-    (["--filters", "16,8"], ["--filters", "--pooling"]),
-    (["--unknown-flag"], ["--unknown-flag"]),
-    (["--data", "/nonexistent/mnist.npz"], ["/nonexistent/mnist.npz"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--kernel-size", "0"], ["--kernel-size", "at least 1"]),
+        (["--filters", "16,8"], ["--filters", "--pooling"]),
+        (["--unknown-flag"], ["--unknown-flag"]),
+        (["--data", "/nonexistent/mnist.npz"], ["/nonexistent/mnist.npz"]),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, words):
     code = flags.run(ch.main, [*argv, "--quick", "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
@@ -199,7 +249,9 @@ def test_corrupt_data_file_leaves_what_is_on_disk(tmp_path, capsys):
     keep = tmp_path / "r" / "notes.txt"
     keep.parent.mkdir()
     keep.write_text("mine")
-    assert flags.run(ch.main, ["--data", str(bad), "--quick", "--run-dir", str(tmp_path / "r")]) == 2
+    assert (
+        flags.run(ch.main, ["--data", str(bad), "--quick", "--run-dir", str(tmp_path / "r")]) == 2
+    )
     assert str(bad) in capsys.readouterr().err
     assert bad.read_bytes() == b"PK\x03\x04 not really a zip"
     assert keep.read_text() == "mine"
@@ -210,7 +262,9 @@ def test_npz_data_flag_trains_on_the_given_digits(tmp_path):
     (x, y), (xt, yt) = digits.synthetic_mnist(seed=5, n_train=300, n_test=100)
     path = tmp_path / "mnist.npz"
     np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
-    assert flags.run(ch.main, ["--data", str(path), "--quick", "--run-dir", str(tmp_path / "r")]) == 0
+    assert (
+        flags.run(ch.main, ["--data", str(path), "--quick", "--run-dir", str(tmp_path / "r")]) == 0
+    )
     record = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert record["dataset"]["source"] == f"local:{path}"
     assert record["dataset"]["train"] == 300 and record["dataset"]["test"] == 100

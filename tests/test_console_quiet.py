@@ -11,8 +11,9 @@ import sys
 import time
 import urllib.request
 
-from chapter2.run import console
 from conftest import ROOT, script_env
+
+from chapter2.run import console
 
 # A line of TensorFlow's native logging (I0000 00:00:... file.cc:12] ...) or absl's preamble.
 TF_LINE = re.compile(

@@ -243,13 +243,19 @@ def test_a_gzipped_idx_header_claiming_more_than_memory(tmp_path, eight_gb):
     """A gzip stream can expand far beyond its file: the header's count is checked first."""
     folder = tmp_path / "idx"
     folder.mkdir()
-    header = (2051).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (20_000_000, 28, 28))
+    header = (2051).to_bytes(4, "big") + b"".join(
+        n.to_bytes(4, "big") for n in (20_000_000, 28, 28)
+    )
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(header + bytes(784)))
     for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (folder / name).write_bytes(b"")
-    one_line(lambda: mnist.load_local(folder), str(path), "20,000,000 images",
-             "needs about 15.7 GB of memory; 8.0 GB is available")
+    one_line(
+        lambda: mnist.load_local(folder),
+        str(path),
+        "20,000,000 images",
+        "needs about 15.7 GB of memory; 8.0 GB is available",
+    )
 
 
 def test_a_catalog_of_more_frames_than_memory_holds(tmp_path, monkeypatch):

@@ -9,9 +9,9 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import ROOT  # noqa: F401  (importing conftest puts the repository on sys.path)
 from PIL import Image
 
-from conftest import ROOT  # noqa: F401  (importing conftest puts the repository on sys.path)
 from chapter2.data import driving, sully_chen, udacity
 from chapter2.run.errors import InputError
 
@@ -34,6 +34,7 @@ def quiet(*args):
 
 
 # --- pickles ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_unpickler_loads_an_x_y_pair(tmp_path, protocol):
@@ -86,6 +87,7 @@ def test_unpickler_refuses_code_and_never_runs_it(tmp_path, payload):
 
 # --- .npz -------------------------------------------------------------------
 
+
 def test_npz_loads_and_other_frame_sizes_are_resized(tmp_path):
     path = tmp_path / "d.npz"
     X = np.zeros((3, 60, 80, 3), np.uint8)
@@ -116,11 +118,14 @@ def test_angles_outside_minus_1_1_warn_in_one_line(tmp_path):
 
 # --- Donkey Car tubs ----------------------------------------------------------
 
+
 def solid(value, h=120, w=160):
     return np.full((h, w, 3), value, np.uint8)
 
 
-def write_tub_v2(path, n=7, deleted=(2, 5), per_catalog=4, broken_line=None, drop_angle=None, drop_image=None):
+def write_tub_v2(
+    path, n=7, deleted=(2, 5), per_catalog=4, broken_line=None, drop_angle=None, drop_image=None
+):
     """A tub v2 as Donkey Car writes it: five-line manifest.json, catalogs of
     JSON lines, PNG/JPG files in images/."""
     (path / "images").mkdir(parents=True)
@@ -130,30 +135,52 @@ def write_tub_v2(path, n=7, deleted=(2, 5), per_catalog=4, broken_line=None, dro
         catalogs.append(name)
         lines = []
         for i in range(start, min(n, start + per_catalog)):
-            record = {"_index": i, "_session_id": "s0", "_timestamp_ms": 1000 + i,
-                      "cam/image_array": f"{i}_cam_image_array_.png", "user/angle": round(i / 10 - 0.3, 3),
-                      "user/throttle": 0.3, "user/mode": "user"}
+            record = {
+                "_index": i,
+                "_session_id": "s0",
+                "_timestamp_ms": 1000 + i,
+                "cam/image_array": f"{i}_cam_image_array_.png",
+                "user/angle": round(i / 10 - 0.3, 3),
+                "user/throttle": 0.3,
+                "user/mode": "user",
+            }
             if i == drop_angle:
                 del record["user/angle"]
             lines.append("{not json" if i == broken_line else json.dumps(record))
             if i != drop_image:
                 Image.fromarray(solid(10 * i)).save(path / "images" / record["cam/image_array"])
         (path / name).write_text("\n".join(lines) + "\n")
-    manifest = [["cam/image_array", "user/angle", "user/throttle", "user/mode"],
-                ["image_array", "float", "float", "str"], {}, {"created_at": 0.0},
-                {"paths": catalogs, "current_index": n, "max_len": per_catalog, "deleted_indexes": list(deleted)}]
+    manifest = [
+        ["cam/image_array", "user/angle", "user/throttle", "user/mode"],
+        ["image_array", "float", "float", "str"],
+        {},
+        {"created_at": 0.0},
+        {
+            "paths": catalogs,
+            "current_index": n,
+            "max_len": per_catalog,
+            "deleted_indexes": list(deleted),
+        },
+    ]
     (path / "manifest.json").write_text("\n".join(json.dumps(m) for m in manifest) + "\n")
     return path
 
 
 def write_tub_v1(path, n=5, excluded=(1,), drop_image=None):
     path.mkdir(parents=True)
-    (path / "meta.json").write_text(json.dumps({"inputs": ["cam/image_array", "user/angle", "user/throttle"],
-                                                "types": ["image_array", "float", "float"]}))
+    (path / "meta.json").write_text(
+        json.dumps(
+            {
+                "inputs": ["cam/image_array", "user/angle", "user/throttle"],
+                "types": ["image_array", "float", "float"],
+            }
+        )
+    )
     for i in range(n):
         name = f"{i}_cam-image_array_.png"
-        (path / f"record_{i}.json").write_text(json.dumps(
-            {"cam/image_array": name, "user/angle": -0.5 + i / 4, "user/throttle": 0.2}))
+        (path / f"record_{i}.json").write_text(
+            json.dumps({"cam/image_array": name, "user/angle": -0.5 + i / 4, "user/throttle": 0.2})
+        )
         if i != drop_image:
             Image.fromarray(solid(20 * i, 60, 80)).save(path / name)
     if excluded:
@@ -208,9 +235,11 @@ def write_udacity(path, n=24, header=False, windows=True, drop_image=None, rows=
 
 def test_udacity_folder_with_absolute_windows_paths(tmp_path):
     x, y, info = driving.load_path(write_udacity(tmp_path / "rec"), log=quiet)
-    assert x.shape == (24, 120, 160, 3) and x.dtype == np.uint8      # 160x320 frames resized
+    assert x.shape == (24, 120, 160, 3) and x.dtype == np.uint8  # 160x320 frames resized
     assert np.allclose(y, [round(i / 12 - 1, 4) for i in range(24)])
-    assert np.all(np.abs(x[:, 60, 80, 0].astype(int) - 8 * np.arange(24)) <= 2)   # the centre camera, in order
+    assert np.all(
+        np.abs(x[:, 60, 80, 0].astype(int) - 8 * np.arange(24)) <= 2
+    )  # the centre camera, in order
     assert info["format"] == "udacity" and info["header"] is False and info["side_cameras"] is False
 
 
@@ -228,11 +257,14 @@ def test_udacity_side_cameras_get_the_steering_correction(tmp_path, monkeypatch)
     c = udacity.SIDE_CORRECTION
     expected = np.stack([steering, steering + c, steering - c], axis=1).reshape(-1)
     assert x.shape == (12, 120, 160, 3) and np.allclose(y, np.clip(expected, -1, 1), atol=1e-4)
-    assert np.all(np.abs(x[:3, 60, 80, 0].astype(int) - [0, 2, 4]) <= 2)   # centre, left, right of row 1
+    assert np.all(
+        np.abs(x[:3, 60, 80, 0].astype(int) - [0, 2, 4]) <= 2
+    )  # centre, left, right of row 1
     assert info["side_cameras"] is True and info["side_correction"] == c
 
 
 # --- Sully Chen's dataset ----------------------------------------------------------
+
 
 def write_sully_chen(path, n=20, drop_image=None, lines=None):
     """A folder of 256x455 JPEGs and data.txt lines 'N.jpg degrees', some with a timestamp after."""
@@ -268,6 +300,7 @@ def test_sully_chen_clips_angles_beyond_full_lock_and_says_so(tmp_path):
 
 # --- bad input: one line naming the file and the problem -------------------------
 
+
 def truncated(tmp_path, name, writer):
     path = tmp_path / name
     writer(path)
@@ -278,67 +311,149 @@ def truncated(tmp_path, name, writer):
 
 BAD = {
     "missing file": (lambda d: d / "nowhere.pkl", "no such file"),
-    "truncated pickle": (lambda d: truncated(d, "t.pkl", lambda p: write_pickle(p, (frames(3), angles(3)))),
-                         "truncated"),
-    "truncated npz": (lambda d: truncated(d, "t.npz", lambda p: np.savez(p, X=frames(3), Y=angles(3))), "truncated"),
-    "npz without Y": (lambda d: (np.savez(d / "noy.npz", X=frames(2)), d / "noy.npz")[1], "expected X"),
-    "npz of objects": (lambda d: (np.savez(d / "obj.npz", X=np.array([None, 1], dtype=object), Y=angles(2)),
-                                  d / "obj.npz")[1], "object arrays"),
-    "lengths differ": (lambda d: write_pickle(d / "len.pkl", (frames(3), angles(2))), "3 frames but 2 angles"),
-    "wrong rank": (lambda d: write_pickle(d / "rank.pkl", (frames(3)[..., 0], angles(3))), "expected (N, height"),
-    "wrong channels": (lambda d: write_pickle(d / "ch.pkl", (frames(3)[..., :2], angles(3))), "expected (N, height"),
-    "nan angle": (lambda d: write_pickle(d / "nan.pkl", (frames(3), np.array([0, np.nan, 0], np.float32))),
-                  "not finite"),
-    "not arrays": (lambda d: write_pickle(d / "list.pkl", ([1, 2], [3, 4])), "expected a numpy array"),
+    "truncated pickle": (
+        lambda d: truncated(d, "t.pkl", lambda p: write_pickle(p, (frames(3), angles(3)))),
+        "truncated",
+    ),
+    "truncated npz": (
+        lambda d: truncated(d, "t.npz", lambda p: np.savez(p, X=frames(3), Y=angles(3))),
+        "truncated",
+    ),
+    "npz without Y": (
+        lambda d: (np.savez(d / "noy.npz", X=frames(2)), d / "noy.npz")[1],
+        "expected X",
+    ),
+    "npz of objects": (
+        lambda d: (
+            np.savez(d / "obj.npz", X=np.array([None, 1], dtype=object), Y=angles(2)),
+            d / "obj.npz",
+        )[1],
+        "object arrays",
+    ),
+    "lengths differ": (
+        lambda d: write_pickle(d / "len.pkl", (frames(3), angles(2))),
+        "3 frames but 2 angles",
+    ),
+    "wrong rank": (
+        lambda d: write_pickle(d / "rank.pkl", (frames(3)[..., 0], angles(3))),
+        "expected (N, height",
+    ),
+    "wrong channels": (
+        lambda d: write_pickle(d / "ch.pkl", (frames(3)[..., :2], angles(3))),
+        "expected (N, height",
+    ),
+    "nan angle": (
+        lambda d: write_pickle(d / "nan.pkl", (frames(3), np.array([0, np.nan, 0], np.float32))),
+        "not finite",
+    ),
+    "not arrays": (
+        lambda d: write_pickle(d / "list.pkl", ([1, 2], [3, 4])),
+        "expected a numpy array",
+    ),
     "a string": (lambda d: write_pickle(d / "str.pkl", "hello"), "expected a pair"),
-    "a folder that is no recording": (lambda d: (d / "empty").mkdir() or d / "empty", "none of the recordings"),
+    "a folder that is no recording": (
+        lambda d: (d / "empty").mkdir() or d / "empty",
+        "none of the recordings",
+    ),
     "tub image missing": (lambda d: write_tub_v2(d / "tub", drop_image=3), "missing"),
-    "tub malformed line": (lambda d: write_tub_v2(d / "tub", broken_line=4), "malformed catalog line"),
+    "tub malformed line": (
+        lambda d: write_tub_v2(d / "tub", broken_line=4),
+        "malformed catalog line",
+    ),
     "tub without user/angle": (lambda d: write_tub_v2(d / "tub", drop_angle=1), "no user/angle"),
     "tub v1 image missing": (lambda d: write_tub_v1(d / "tub", drop_image=2), "missing"),
-    "manifest deleted_indexes 5": (lambda d: edit_manifest(write_tub_v2(d / "tub"), deleted_indexes=5),
-                                   '"deleted_indexes" is 5, expected a list of whole numbers'),
-    "manifest paths 5": (lambda d: edit_manifest(write_tub_v2(d / "tub"), paths=5),
-                         '"paths" is 5, expected a list of catalog file names'),
-    "catalog _index [1]": (lambda d: edit_catalog(write_tub_v2(d / "tub"), _index=[1]),
-                           'line 1: "_index" is [1], expected a whole number'),
-    "catalog angle a string": (lambda d: edit_catalog(write_tub_v2(d / "tub"), **{"user/angle": "left"}),
-                               "user/angle is 'left', expected a number"),
-    "exclude.json 5": (lambda d: (write_tub_v1(d / "tub", excluded=()) / "exclude.json").write_text("5")
-                       and d / "tub", "the exclude list is 5, expected a list of whole numbers"),
-    "tub image 30000x30000": (lambda d: tub_with_huge_image(d, 30000, 30000),
-                              "claims 900,000,000 pixels, more than the 25,000,000 this reader accepts"),
-    "tub image 6000x5000": (lambda d: tub_with_huge_image(d, 6000, 5000),
-                            "claims 6000x5000 pixels, more than the 25,000,000"),
-    "udacity empty csv": (lambda d: (d / "driving_log.csv").write_text("\n") and d / "driving_log.csv", "holds no rows"),
-    "udacity csv not utf-8": (lambda d: (d / "log.csv").write_bytes(b"\xff\xfe\xfa,1\n") and d / "log.csv",
-                              "not UTF-8"),
-    "udacity image 30000x30000": (lambda d: huge_png(write_udacity(d / "rec", n=2) / "IMG"
-                                                     / "center_2016_12_01_13_30_48_001.jpg", 30000, 30000)
-                                  and d / "rec", "this reader accepts"),
-    "tub image not an image": (lambda d: (write_tub_v2(d / "tub", deleted=()) / "images"
-                                          / "1_cam_image_array_.png").write_bytes(b"GIF89a") and d / "tub",
-                               "not a readable image"),
+    "manifest deleted_indexes 5": (
+        lambda d: edit_manifest(write_tub_v2(d / "tub"), deleted_indexes=5),
+        '"deleted_indexes" is 5, expected a list of whole numbers',
+    ),
+    "manifest paths 5": (
+        lambda d: edit_manifest(write_tub_v2(d / "tub"), paths=5),
+        '"paths" is 5, expected a list of catalog file names',
+    ),
+    "catalog _index [1]": (
+        lambda d: edit_catalog(write_tub_v2(d / "tub"), _index=[1]),
+        'line 1: "_index" is [1], expected a whole number',
+    ),
+    "catalog angle a string": (
+        lambda d: edit_catalog(write_tub_v2(d / "tub"), **{"user/angle": "left"}),
+        "user/angle is 'left', expected a number",
+    ),
+    "exclude.json 5": (
+        lambda d: (
+            (write_tub_v1(d / "tub", excluded=()) / "exclude.json").write_text("5") and d / "tub"
+        ),
+        "the exclude list is 5, expected a list of whole numbers",
+    ),
+    "tub image 30000x30000": (
+        lambda d: tub_with_huge_image(d, 30000, 30000),
+        "claims 900,000,000 pixels, more than the 25,000,000 this reader accepts",
+    ),
+    "tub image 6000x5000": (
+        lambda d: tub_with_huge_image(d, 6000, 5000),
+        "claims 6000x5000 pixels, more than the 25,000,000",
+    ),
+    "udacity empty csv": (
+        lambda d: (d / "driving_log.csv").write_text("\n") and d / "driving_log.csv",
+        "holds no rows",
+    ),
+    "udacity csv not utf-8": (
+        lambda d: (d / "log.csv").write_bytes(b"\xff\xfe\xfa,1\n") and d / "log.csv",
+        "not UTF-8",
+    ),
+    "udacity image 30000x30000": (
+        lambda d: (
+            huge_png(
+                write_udacity(d / "rec", n=2) / "IMG" / "center_2016_12_01_13_30_48_001.jpg",
+                30000,
+                30000,
+            )
+            and d / "rec"
+        ),
+        "this reader accepts",
+    ),
+    "tub image not an image": (
+        lambda d: (
+            (write_tub_v2(d / "tub", deleted=()) / "images" / "1_cam_image_array_.png").write_bytes(
+                b"GIF89a"
+            )
+            and d / "tub"
+        ),
+        "not a readable image",
+    ),
 }
 
 
 # Damaged recordings: what each writer is asked to get wrong, and the line that must say so.
 RECORDING_FLAWS = {
     (write_udacity, "rec", "driving_log.csv"): {
-        "image missing": ({"drop_image": 5}, "line 6: image center_2016_12_01_13_30_48_005.jpg not found in"),
+        "image missing": (
+            {"drop_image": 5},
+            "line 6: image center_2016_12_01_13_30_48_005.jpg not found in",
+        ),
         "two columns": ({"n": 2, "rows": ["a.jpg,b.jpg"]}, "line 3: 2 columns, expected 7"),
-        "steering not a number": ({"n": 2, "rows": ["x.jpg,y.jpg,z.jpg,left,0,0,0"]},
-                                  "line 3: the steering column is 'left', expected a number"),
+        "steering not a number": (
+            {"n": 2, "rows": ["x.jpg,y.jpg,z.jpg,left,0,0,0"]},
+            "line 3: the steering column is 'left', expected a number",
+        ),
     },
     (write_sully_chen, "ds", "data.txt"): {
         "image missing": ({"drop_image": 4}, "line 5: image 4.jpg not found in"),
-        "one field": ({"n": 2, "lines": ["7.jpg"]}, "line 3: expected '<image>.jpg <angle in degrees>'"),
-        "angle not a number": ({"n": 2, "lines": ["1.jpg nan"]}, "line 3: the angle is 'nan', expected a finite number"),
+        "one field": (
+            {"n": 2, "lines": ["7.jpg"]},
+            "line 3: expected '<image>.jpg <angle in degrees>'",
+        ),
+        "angle not a number": (
+            {"n": 2, "lines": ["1.jpg nan"]},
+            "line 3: the angle is 'nan', expected a finite number",
+        ),
     },
 }
 for (writer, folder, listing), flaws in RECORDING_FLAWS.items():
     for flaw, (kwargs, expected) in flaws.items():
-        BAD[f"{folder} {flaw}"] = (lambda d, w=writer, f=folder, k=kwargs: w(d / f, **k), f"{listing}: {expected}")
+        BAD[f"{folder} {flaw}"] = (
+            lambda d, w=writer, f=folder, k=kwargs: w(d / f, **k),
+            f"{listing}: {expected}",
+        )
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -371,18 +486,29 @@ def edit_catalog(tub, **changes):
 
 
 def tub_with_huge_image(folder, width, height):
-    huge_png(write_tub_v2(folder / "tub", deleted=()) / "images" / "0_cam_image_array_.png", width, height)
+    huge_png(
+        write_tub_v2(folder / "tub", deleted=()) / "images" / "0_cam_image_array_.png",
+        width,
+        height,
+    )
     return folder / "tub"
 
 
 def huge_png(path, width, height):
     """A PNG file whose header claims width x height pixels (its pixel data is never there)."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -393,11 +519,17 @@ def test_bad_data_through_the_script_exits_2_and_writes_no_run_folder(tmp_path, 
     bad = truncated(tmp_path, "t.pkl", lambda p: write_pickle(p, (frames(3), angles(3))))
     status = flags.run(Chapter_2_2.main, ["--data", str(bad), "--run-dir", str(tmp_path / "run")])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and lines[-1].startswith("error: ") and str(bad) in lines[-1] and "truncated" in lines[-1]
+    assert (
+        status == 2
+        and lines[-1].startswith("error: ")
+        and str(bad) in lines[-1]
+        and "truncated" in lines[-1]
+    )
     assert not (tmp_path / "run").exists()
 
 
 # --- which data load() uses, and why ----------------------------------------------
+
 
 @pytest.fixture
 def no_network(monkeypatch):
@@ -415,18 +547,21 @@ def no_network(monkeypatch):
 def fake_simulator(monkeypatch):
     from chapter2.standins import lanesim
 
-    monkeypatch.setattr(lanesim, "make_dataset", lambda n, seed=0, log=None: (frames(n, seed=seed), angles(n)))
+    monkeypatch.setattr(
+        lanesim, "make_dataset", lambda n, seed=0, log=None: (frames(n, seed=seed), angles(n))
+    )
 
 
 def test_without_data_or_a_kept_copy_it_says_the_chapter_set_is_gone_and_simulates(
-        tmp_path, no_network, fake_simulator):
+    tmp_path, no_network, fake_simulator
+):
     notes = []
     X, Y, info = driving.load(cache_dir=tmp_path, sim_frames=5, sim_seed=3, log=notes.append)
     assert info["source"] == "simulator" and X.shape == (5, 120, 160, 3) and info["seed"] == 3
     assert "no longer published" in info["why"] and driving.CHAPTER_DATA_REPORT in info["why"]
     assert str(tmp_path / "datasets" / "indoor_lanes.pkl") in info["why"]
     assert len(notes) == 1 and notes[0].startswith("data: the lane SIMULATOR") and "404" in notes[0]
-    assert not (tmp_path / "datasets").exists()                  # nothing downloaded, nothing created
+    assert not (tmp_path / "datasets").exists()  # nothing downloaded, nothing created
 
 
 def test_a_kept_copy_of_indoor_lanes_is_used(tmp_path, no_network):
@@ -446,7 +581,7 @@ def test_a_damaged_kept_copy_is_one_line_with_what_to_do(tmp_path):
     kept.write_bytes(b"\x80\x04not a pickle")
     with pytest.raises(InputError, match="move the file away"):
         driving.load(cache_dir=tmp_path, log=quiet)
-    assert kept.read_bytes() == b"\x80\x04not a pickle"              # left as it was
+    assert kept.read_bytes() == b"\x80\x04not a pickle"  # left as it was
 
 
 def test_data_wins_over_a_kept_copy(tmp_path, no_network):
@@ -456,4 +591,8 @@ def test_data_wins_over_a_kept_copy(tmp_path, no_network):
     rec = write_sully_chen(tmp_path / "ds", n=3)
     X, Y, info = driving.load(str(rec), cache_dir=tmp_path, log=quiet)
     assert info["source"] == "--data" and info["format"] == "sully chen" and len(X) == 3
-    assert info["why"] == "given with --data" and info["frames"] == 3 and info["frame_shape"] == [120, 160, 3]
+    assert (
+        info["why"] == "given with --data"
+        and info["frames"] == 3
+        and info["frame_shape"] == [120, 160, 3]
+    )

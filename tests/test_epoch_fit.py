@@ -5,16 +5,21 @@ import keras
 import numpy as np
 import pytest
 
-from chapter2.run import epoch_fit, epoch_logs
-from chapter2.run import tblog
+from chapter2.run import epoch_fit, epoch_logs, tblog
 
 
 def twin_models(stateful=False, units=4):
     """Two compiled copies of one small LSTM, same starting weights."""
+
     def build():
         shape = dict(batch_shape=(1, 1, 1)) if stateful else dict(shape=(1, 1))
-        model = keras.Sequential([keras.Input(**shape), keras.layers.LSTM(units, stateful=stateful, unroll=True),
-                                  keras.layers.Dense(5, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input(**shape),
+                keras.layers.LSTM(units, stateful=stateful, unroll=True),
+                keras.layers.Dense(5, activation="softmax"),
+            ]
+        )
         model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
         return model
 
@@ -30,7 +35,9 @@ def data(n=9):
     return x, y
 
 
-@pytest.mark.parametrize("batch_size, stateful, jit_compile", [(4, False, False), (1, True, False), (4, False, True)])
+@pytest.mark.parametrize(
+    "batch_size, stateful, jit_compile", [(4, False, False), (1, True, False), (4, False, True)]
+)
 def test_the_same_steps_as_fit(batch_size, stateful, jit_compile):
     """Unshuffled, epoch_fit and model.fit agree step for step: the same
     weights after training and the same loss and accuracy per epoch. Batch 4
@@ -41,9 +48,19 @@ def test_the_same_steps_as_fit(batch_size, stateful, jit_compile):
     plain, fast = twin_models(stateful)
     start = plain.get_weights()
     resets = [epoch_fit.ResetStates()] if stateful else []
-    h_plain = plain.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, callbacks=resets)
-    h_fast = epoch_fit.fit(fast, x, y, epochs=2, batch_size=batch_size, shuffle=False,
-                           callbacks=[epoch_fit.ResetStates()] if stateful else [], jit_compile=jit_compile)
+    h_plain = plain.fit(
+        x, y, epochs=2, batch_size=batch_size, shuffle=False, verbose=0, callbacks=resets
+    )
+    h_fast = epoch_fit.fit(
+        fast,
+        x,
+        y,
+        epochs=2,
+        batch_size=batch_size,
+        shuffle=False,
+        callbacks=[epoch_fit.ResetStates()] if stateful else [],
+        jit_compile=jit_compile,
+    )
     assert np.abs(plain.get_weights()[0] - start[0]).max() > 1e-3  # it trained
     for w_plain, w_fast in zip(plain.get_weights(), fast.get_weights()):
         np.testing.assert_allclose(w_fast, w_plain, rtol=1e-4, atol=1e-6)
@@ -77,20 +94,27 @@ def test_every_sample_once_per_epoch_in_a_new_order_and_callbacks_see_every_epoc
     orders, seen = [], []
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen.append(epoch),
-        on_epoch_end=lambda epoch, logs: orders.append(keras.ops.convert_to_numpy(spy.when).astype(int).tolist()))
+        on_epoch_end=lambda epoch, logs: orders.append(
+            keras.ops.convert_to_numpy(spy.when).astype(int).tolist()
+        ),
+    )
     epoch_fit.fit(model, x, x, epochs=4, batch_size=1, callbacks=[record], initial_epoch=1)
-    assert seen == [1, 2, 3]                    # from initial_epoch on
-    for n, when in enumerate(orders):           # the steps of the n-th epoch run are 10n+1 ... 10n+10
+    assert seen == [1, 2, 3]  # from initial_epoch on
+    for n, when in enumerate(orders):  # the steps of the n-th epoch run are 10n+1 ... 10n+10
         assert sorted(when) == list(range(10 * n + 1, 10 * n + 11))
     positions = [tuple(w - 10 * n for w in when) for n, when in enumerate(orders)]
     assert len(set(positions)) > 1 and positions[0] != tuple(range(1, 11))
-    stop = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True))
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True)
+    )
     history = epoch_fit.fit(model, x, x, epochs=5, batch_size=3, shuffle=False, callbacks=[stop])
     assert len(history.history["loss"]) == 1
 
 
 def test_stateful_layers_are_found_in_nested_models():
-    inner = keras.Sequential([keras.Input(batch_shape=(1, 2, 1)), keras.layers.LSTM(3, stateful=True)])
+    inner = keras.Sequential(
+        [keras.Input(batch_shape=(1, 2, 1)), keras.layers.LSTM(3, stateful=True)]
+    )
     outer = keras.Sequential([keras.Input(batch_shape=(1, 2, 1)), inner, keras.layers.Dense(2)])
     assert epoch_fit.stateful_layers(outer) == [inner.layers[0]]
     outer(np.ones((1, 2, 1), "float32"))
@@ -102,13 +126,17 @@ def test_stateful_layers_are_found_in_nested_models():
 def test_scalars_reach_tensorboard_for_every_epoch_in_batches(tmp_path):
     scalars = epoch_logs.EpochScalars(tmp_path, every=3)
     for epoch in range(7):
-        scalars.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "accuracy": 0.1 * epoch, "val_loss": 2.0 + epoch})
+        scalars.on_epoch_end(
+            epoch, {"loss": 1.0 / (epoch + 1), "accuracy": 0.1 * epoch, "val_loss": 2.0 + epoch}
+        )
         if epoch == 3:  # epochs 0-2 written, epoch 3 waits for the next batch
             assert [s for s, _ in tblog.read_scalars(tmp_path, "train", "epoch_loss")] == [0, 1, 2]
     scalars.on_train_end()
     loss = tblog.read_scalars(tmp_path, "train", "epoch_loss")
     assert [s for s, _ in loss] == list(range(7)) and loss[3][1] == pytest.approx(0.25)
-    assert [v for _, v in tblog.read_scalars(tmp_path, "validation", "epoch_loss")] == [2.0 + e for e in range(7)]
+    assert [v for _, v in tblog.read_scalars(tmp_path, "validation", "epoch_loss")] == [
+        2.0 + e for e in range(7)
+    ]
     assert tblog.read_tags(tmp_path)["train"]["scalars"] == ["epoch_accuracy", "epoch_loss"]
 
 

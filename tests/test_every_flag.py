@@ -67,8 +67,13 @@ def _layers(model):
 
 
 def _callback_state(cb):
-    public = {k: v for k, v in vars(cb).items() if not k.startswith("_") and k != "model"
-              and isinstance(v, (int, float, str, bool, tuple, type(None)))}
+    public = {
+        k: v
+        for k, v in vars(cb).items()
+        if not k.startswith("_")
+        and k != "model"
+        and isinstance(v, (int, float, str, bool, tuple, type(None)))
+    }
     return type(cb).__name__, json.dumps(public, sort_keys=True, default=str)
 
 
@@ -77,10 +82,21 @@ def what_training_would_do(module, argv, tmp_path, monkeypatch):
 
     def fake_fit(self, x=None, y=None, **kwargs):
         seen["model"] = _layers(self)
-        seen["optimizer"] = _config(self.optimizer.get_config()) if self.optimizer is not None else None
+        seen["optimizer"] = (
+            _config(self.optimizer.get_config()) if self.optimizer is not None else None
+        )
         seen["data"] = _digest([x, y, kwargs.get("validation_data")])
-        seen["fit"] = {k: repr(kwargs.get(k)) for k in ("epochs", "batch_size", "initial_epoch", "shuffle",
-                                                         "steps_per_epoch", "validation_split")}
+        seen["fit"] = {
+            k: repr(kwargs.get(k))
+            for k in (
+                "epochs",
+                "batch_size",
+                "initial_epoch",
+                "shuffle",
+                "steps_per_epoch",
+                "validation_split",
+            )
+        }
         seen["callbacks"] = [_callback_state(cb) for cb in kwargs.get("callbacks") or []]
         seen["jit_compile"] = repr(getattr(self, "jit_compile", None))
         raise Stop
@@ -109,6 +125,7 @@ def _memo(load):
         if key not in _cache:
             _cache[key] = load(*args, **kwargs)
         return _cache[key]
+
     cached.memo = True
     return cached
 
@@ -158,9 +175,14 @@ def test_every_training_flag_changes_what_training_does(script, tmp_path, monkey
             continue
         default = getattr(module, "QUICK", {}).get(name, default)  # what the --quick baseline used
         value = changed_value(name, default, bounds)
-        argv = [flags.flag_name(name), flags.flag_text(value)] if not isinstance(value, bool) else \
-            [flags.flag_name(name) if value else "--no-" + flags.flag_name(name)[2:]]
+        argv = (
+            [flags.flag_name(name), flags.flag_text(value)]
+            if not isinstance(value, bool)
+            else [flags.flag_name(name) if value else "--no-" + flags.flag_name(name)[2:]]
+        )
         seen = what_training_would_do(module, argv, tmp_path, monkeypatch)
         if seen == baseline:
             ignored.append(f"{flags.flag_name(name)} {flags.flag_text(value)}")
-    assert ignored == [], f"{script}: flags accepted but changing nothing before training: {ignored}"
+    assert ignored == [], (
+        f"{script}: flags accepted but changing nothing before training: {ignored}"
+    )

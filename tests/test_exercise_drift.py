@@ -32,12 +32,20 @@ def test_every_table_in_the_exercises_doc_is_read():
 
 def test_drift_reports_changed_figures_but_not_timings():
     documented = exercise_drift.markdown_tables(DOC)[1]
-    assert list(documented[1]) == ["chapter", "kernel-5"]  # the second table under the heading is not read
+    assert list(documented[1]) == [
+        "chapter",
+        "kernel-5",
+    ]  # the second table under the heading is not read
     same = exercise_drift.markdown_tables(DOC.replace("| 1.78 |", "| 9.99 |"))[1]
     assert exercise_drift.drift(documented, same, 0.0) == ([], False)
     moved = exercise_drift.markdown_tables(DOC.replace("0.1581", "0.1600"))[1]
     lines, bad = exercise_drift.drift(documented, moved, 0.0)
     assert bad and lines == ["kernel-5: val_loss 0.1581 in the docs, now 0.1600 (1.2%)"]
     assert exercise_drift.drift(documented, moved, 0.02) == (lines, False)
-    fewer = exercise_drift.markdown_tables(DOC.replace("| kernel-5 | 16,8,8 | 0.1581 | 12,065 | 3.06 |\n", ""))[1]
-    assert exercise_drift.drift(documented, fewer, 0.5) == (["kernel-5: only in the documented table"], True)
+    fewer = exercise_drift.markdown_tables(
+        DOC.replace("| kernel-5 | 16,8,8 | 0.1581 | 12,065 | 3.06 |\n", "")
+    )[1]
+    assert exercise_drift.drift(documented, fewer, 0.5) == (
+        ["kernel-5: only in the documented table"],
+        True,
+    )

@@ -10,8 +10,16 @@ import fault_injection  # noqa: E402
 
 
 def test_random_kills_then_resume_leave_a_whole_run(tmp_path):
-    result = fault_injection.kill_and_resume("Chapter_2_1.py", ["--quick", "--offline"], tmp_path / "run",
-                                             epochs=2, kills=4, max_delay=25.0, seed=4, log=lambda *a: None)
+    result = fault_injection.kill_and_resume(
+        "Chapter_2_1.py",
+        ["--quick", "--offline"],
+        tmp_path / "run",
+        epochs=2,
+        kills=4,
+        max_delay=25.0,
+        seed=4,
+        log=lambda *a: None,
+    )
     assert result["tracebacks"] == []
     assert result["problems"] == []
     assert result["killed"] == 4
@@ -19,8 +27,15 @@ def test_random_kills_then_resume_leave_a_whole_run(tmp_path):
 
 def test_random_kills_of_a_mirrored_run_on_two_cpu_replicas_then_resume(tmp_path):
     result = fault_injection.kill_and_resume(
-        "Chapter_2_1.py", ["--quick", "--offline", "--distribute", "mirrored", "--cpu-replicas", "2"],
-        tmp_path / "run", epochs=2, kills=3, max_delay=25.0, seed=5, log=lambda *a: None)
+        "Chapter_2_1.py",
+        ["--quick", "--offline", "--distribute", "mirrored", "--cpu-replicas", "2"],
+        tmp_path / "run",
+        epochs=2,
+        kills=3,
+        max_delay=25.0,
+        seed=5,
+        log=lambda *a: None,
+    )
     assert result["tracebacks"] == []
     assert result["problems"] == []
     assert result["killed"] == 3

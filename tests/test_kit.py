@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from chapter2.run import flags, files
+from chapter2.run import files, flags
 from chapter2.run.errors import InputError, TrainingDiverged
 
 SCRIPT = {
@@ -28,14 +28,33 @@ def parse(*argv, **kw):
 
 def test_constants_become_flags_with_their_defaults():
     cfg = parse()
-    assert cfg.constants == {"EPOCHS": 50, "FILTERS": (16, 8, 8), "POOLING": (True, True, True),
-                             "DROPOUT": 0.2, "OPTIMIZER": "adadelta", "STATEFUL": False}
+    assert cfg.constants == {
+        "EPOCHS": 50,
+        "FILTERS": (16, 8, 8),
+        "POOLING": (True, True, True),
+        "DROPOUT": 0.2,
+        "OPTIMIZER": "adadelta",
+        "STATEFUL": False,
+    }
     assert cfg.EPOCHS == 50 and cfg.quick is False and cfg.seed == 7 and cfg.run_dir is None
 
 
 def test_flags_override_constants_with_the_constant_types():
-    cfg = parse("--epochs", "5", "--filters", "32,16,16", "--pooling", "true,false,yes",
-                "--dropout", "0.5", "--optimizer", "adam", "--stateful", "--seed", "3")
+    cfg = parse(
+        "--epochs",
+        "5",
+        "--filters",
+        "32,16,16",
+        "--pooling",
+        "true,false,yes",
+        "--dropout",
+        "0.5",
+        "--optimizer",
+        "adam",
+        "--stateful",
+        "--seed",
+        "3",
+    )
     assert cfg.EPOCHS == 5
     assert cfg.FILTERS == (32, 16, 16)
     assert cfg.POOLING == (True, False, True)
@@ -50,16 +69,19 @@ def test_quick_overrides_unless_the_flag_is_given():
     assert parse(quick={"EPOCHS": 1}).EPOCHS == 50
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--epochs", "-1"], ["--epochs", "at least 1"]),
-    (["--epochs", "two"], ["--epochs", "whole number"]),
-    (["--dropout", "1.5"], ["--dropout", "at most 1"]),
-    (["--dropout", "nan"], ["--dropout", "number"]),
-    (["--filters", "16,x"], ["--filters", "comma list"]),
-    (["--filters", "16,-8"], ["--filters", "at least 0"]),
-    (["--pooling", "true,maybe"], ["--pooling"]),
-    (["--bogus"], ["unrecognized", "--bogus"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--epochs", "-1"], ["--epochs", "at least 1"]),
+        (["--epochs", "two"], ["--epochs", "whole number"]),
+        (["--dropout", "1.5"], ["--dropout", "at most 1"]),
+        (["--dropout", "nan"], ["--dropout", "number"]),
+        (["--filters", "16,x"], ["--filters", "comma list"]),
+        (["--filters", "16,-8"], ["--filters", "at least 0"]),
+        (["--pooling", "true,maybe"], ["--pooling"]),
+        (["--bogus"], ["unrecognized", "--bogus"]),
+    ],
+)
 def test_bad_flags_are_one_line_input_errors(argv, words):
     with pytest.raises(InputError) as err:
         parse(*argv, bounds={"EPOCHS": (1, None), "DROPOUT": (0, 1)})
@@ -88,8 +110,14 @@ def test_help_lists_every_constant_with_its_default(capsys):
         parse("--help")
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for flag, default in [("--epochs", "50"), ("--filters", "16,8,8"), ("--pooling", "true,true,true"),
-                          ("--stateful", "false"), ("--quick", ""), ("--run-dir", "")]:
+    for flag, default in [
+        ("--epochs", "50"),
+        ("--filters", "16,8,8"),
+        ("--pooling", "true,true,true"),
+        ("--stateful", "false"),
+        ("--quick", ""),
+        ("--run-dir", ""),
+    ]:
         assert flag in out and default in out
 
 
@@ -107,14 +135,24 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
     from chapter2.run import runfolder
 
-    cfg = flags.Config({"EPOCHS": 2}, {"run_dir": tmp_path / "r", "seed": 1, "quick": False, "show": False,
-                                       "name": None, "deterministic": False})
+    cfg = flags.Config(
+        {"EPOCHS": 2},
+        {
+            "run_dir": tmp_path / "r",
+            "seed": 1,
+            "quick": False,
+            "show": False,
+            "name": None,
+            "deterministic": False,
+        },
+    )
     run = runfolder.start("chapter_test", cfg)
     out = capsys.readouterr().out
     assert str(tmp_path / "r") in out and "python -m chapter2.board --logdir" in out
     # history.csv as CSVLogger writes it, with epoch 1 repeated by a resumed run
     run.file("history.csv").write_text(
-        "epoch,epoch_seconds,loss\n0,2.0,0.5\n1,1.0,0.4\n1,1.5,0.39\n")
+        "epoch,epoch_seconds,loss\n0,2.0,0.5\n1,1.0,0.4\n1,1.5,0.39\n"
+    )
     run.samples_per_epoch = 300
     history = run.history()
     assert [row["epoch"] for row in history] == [1, 2]  # counted from 1, as the console counts
@@ -122,7 +160,16 @@ def test_run_folder_refuses_a_finished_run_and_reads_history(tmp_path, capsys):
     assert run.timing(history)["samples_per_second"] == 200.0
     run.finish(dataset={"name": "t"}, metrics={"loss": 0.39})
     record = json.loads(run.file("metrics.json").read_text())
-    for key in ("script", "dataset", "config", "metrics", "history", "timing", "versions", "device"):
+    for key in (
+        "script",
+        "dataset",
+        "config",
+        "metrics",
+        "history",
+        "timing",
+        "versions",
+        "device",
+    ):
         assert key in record
     with pytest.raises(InputError, match="finished run"):
         runfolder.start("chapter_test", cfg)

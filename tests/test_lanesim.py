@@ -37,14 +37,14 @@ def test_dataset_rejects_negative_size():
 
 def test_label_signs_follow_donkey_convention():
     label = lanesim.steering_label
-    assert label(-0.15, 0.0, 0.0) > 0.1          # left of centre, parallel: steer right
-    assert label(0.15, 0.0, 0.0) < -0.1          # right of centre: steer left
+    assert label(-0.15, 0.0, 0.0) > 0.1  # left of centre, parallel: steer right
+    assert label(0.15, 0.0, 0.0) < -0.1  # right of centre: steer left
     assert label(0.0, 0.0, 0.0) == 0.0
-    assert label(0.0, 0.3, 0.0) < -0.1           # pointing right of the lane: steer left
+    assert label(0.0, 0.3, 0.0) < -0.1  # pointing right of the lane: steer left
     assert label(0.0, -0.3, 0.0) > 0.1
-    assert label(0.0, 0.0, 0.5) > 0.1            # lane bends right: steer right
+    assert label(0.0, 0.0, 0.5) > 0.1  # lane bends right: steer right
     assert label(0.0, 0.0, -0.5) < -0.1
-    assert abs(float(label(0.0, 0.0, 1e-9))) < 1e-6   # continuous at straight lanes
+    assert abs(float(label(0.0, 0.0, 1e-9))) < 1e-6  # continuous at straight lanes
     many = label(np.linspace(-1, 1, 50), np.linspace(-1, 1, 50), np.linspace(1, -1, 50))
     assert many.min() >= -1 and many.max() <= 1
 
@@ -53,11 +53,19 @@ def _plain_scenes(offsets):
     """Straight lanes, car parallel, white solid lines on a dark plain floor, no noise."""
     n = len(offsets)
     sc = lanesim.sample_scenes(n, seed=0)
-    sc.update(offset=np.asarray(offsets, float), heading=np.zeros(n), curvature=np.zeros(n),
-              lane_width=np.full(n, 0.6), floor=np.full((n, 3), 0.2),
-              line_left=np.ones((n, 3)), line_right=np.ones((n, 3)),
-              line_width=np.full((n, 2), 0.04), grad_x=np.zeros(n), grad_y=np.zeros(n),
-              bright=np.ones(n))
+    sc.update(
+        offset=np.asarray(offsets, float),
+        heading=np.zeros(n),
+        curvature=np.zeros(n),
+        lane_width=np.full(n, 0.6),
+        floor=np.full((n, 3), 0.2),
+        line_left=np.ones((n, 3)),
+        line_right=np.ones((n, 3)),
+        line_width=np.full((n, 2), 0.04),
+        grad_x=np.zeros(n),
+        grad_y=np.zeros(n),
+        bright=np.ones(n),
+    )
     for kind in ("dash", "gap"):
         sc[kind + "_freq"] = np.zeros((n, 2))
         sc[kind + "_duty"] = np.full((n, 2), 2.0)
@@ -73,7 +81,7 @@ def test_image_and_label_agree_on_which_side_the_lane_is():
     X = lanesim.render_scenes(sc, seed=0).astype(float).mean(axis=3)
     middles = []
     for frame in X:
-        for row in frame[50:61]:                        # 0.4 to 0.9 m ahead: both lines in view
+        for row in frame[50:61]:  # 0.4 to 0.9 m ahead: both lines in view
             line = np.nonzero(row > 150)[0]
             assert len(line) and line[-1] - line[0] > 25
             middles.append((line[0] + line[-1]) / 2)
@@ -93,7 +101,7 @@ def test_mirrored_scene_renders_the_flipped_frame_with_negated_label():
     Y = lanesim.steering_label(scenes["offset"], scenes["heading"], scenes["curvature"])
     Ym = lanesim.steering_label(mirrored["offset"], mirrored["heading"], mirrored["curvature"])
     np.testing.assert_array_equal(Ym, -Y)
-    assert np.abs(Y).max() > 0.3                       # not a trivially symmetric set
+    assert np.abs(Y).max() > 0.3  # not a trivially symmetric set
 
 
 def test_evaluation_track_closes_and_bends_both_ways():
@@ -101,8 +109,8 @@ def test_evaluation_track_closes_and_bends_both_ways():
     gap, turn = track.closure
     assert gap < 1e-9 and abs(turn) < 1e-9
     curvatures = [p[4] for p in track.pieces]
-    assert min(curvatures) < 0 < max(curvatures)       # left and right bends
-    assert len(set(curvatures)) > 3                    # not one radius throughout
+    assert min(curvatures) < 0 < max(curvatures)  # left and right bends
+    assert len(set(curvatures)) > 3  # not one radius throughout
     # Lateral distance is signed: positive right of the driving direction.
     x, y, h = track.point(9.0)
     n, s = track.locate(np.array([x + 0.1 * math.sin(h)]), np.array([y - 0.1 * math.cos(h)]))
@@ -113,9 +121,18 @@ def test_ground_truth_controller_drives_and_no_steering_fails():
     refs = lanesim.drive_references(seed=1, seconds=20)
     gt, zero = refs["ground_truth"], refs["no_steering"]
     for r in (gt, zero):
-        assert set(r) == {"autonomy", "interventions", "mean_abs_offset", "max_abs_offset", "distance",
-                          "sim_seconds", "scored"}
-        assert r["sim_seconds"] == pytest.approx(20) and r["distance"] == pytest.approx(20 * lanesim.SPEED)
+        assert set(r) == {
+            "autonomy",
+            "interventions",
+            "mean_abs_offset",
+            "max_abs_offset",
+            "distance",
+            "sim_seconds",
+            "scored",
+        }
+        assert r["sim_seconds"] == pytest.approx(20) and r["distance"] == pytest.approx(
+            20 * lanesim.SPEED
+        )
         assert r["scored"] is True
     assert gt["interventions"] == 0 and gt["autonomy"] == pytest.approx(100)
     assert gt["mean_abs_offset"] < 0.05
@@ -136,18 +153,20 @@ def test_drive_with_a_constant_predictor_gives_finite_metrics_and_a_gif(tmp_path
     assert seen[0] == ((1, 120, 160, 3), np.uint8) and len(seen) == 4 * lanesim.STEP_HZ
     for key in ("autonomy", "mean_abs_offset", "distance", "sim_seconds"):
         assert math.isfinite(result[key])
-    assert result["interventions"] >= 1                 # steering right on a left-hand loop
+    assert result["interventions"] >= 1  # steering right on a left-hand loop
     frames = result["frames"]
     assert len(frames) == 4 * lanesim.STEP_HZ // lanesim.RECORD_EVERY
-    assert frames[0].dtype == np.uint8 and frames[0].shape[0] == 120 + 40 and frames[0].shape[2] == 3
-    assert result["scored"] is False                      # 4 s: too short for the figure to mean anything
+    assert (
+        frames[0].dtype == np.uint8 and frames[0].shape[0] == 120 + 40 and frames[0].shape[2] == 3
+    )
+    assert result["scored"] is False  # 4 s: too short for the figure to mean anything
     path = tmp_path / "drive.gif"
     path.write_bytes(b"old")
     lanesim.save_gif(frames, path)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == len(frames)
         assert gif.size == (2 * frames[0].shape[1], 2 * frames[0].shape[0])  # drawn 2x2 per pixel
-    assert [p.name for p in tmp_path.iterdir()] == ["drive.gif"]   # no temporary left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["drive.gif"]  # no temporary left behind
     with pytest.raises(ValueError, match="no frames"):
         lanesim.save_gif([], tmp_path / "empty.gif")
     assert not (tmp_path / "empty.gif").exists()
@@ -168,18 +187,20 @@ def test_each_gif_frame_carries_time_and_score_below_an_untouched_camera_view():
 
     def predict(batch):
         seen.append(batch[0].copy())
-        return np.ones(1)                                   # hard right: interventions on a left-hand loop
+        return np.ones(1)  # hard right: interventions on a left-hand loop
 
     frames = lanesim.drive(predict, seconds=2.5, log=None)["frames"]
     first, last = frames[0], frames[-1]
     # The camera view is exactly what the model saw: nothing is drawn over it.
     np.testing.assert_array_equal(first[:120, :160], seen[0])
-    np.testing.assert_array_equal(last[:120, :160], seen[(len(frames) - 1) * evaluation.RECORD_EVERY])
+    np.testing.assert_array_equal(
+        last[:120, :160], seen[(len(frames) - 1) * evaluation.RECORD_EVERY]
+    )
     strip_first, strip_last = first[120:], last[120:]
-    assert strip_first.max() > 200                          # text and legend are drawn
-    text_rows = slice(10, 24)                               # the time/score line changes as the drive goes on
+    assert strip_first.max() > 200  # text and legend are drawn
+    text_rows = slice(10, 24)  # the time/score line changes as the drive goes on
     assert np.mean(strip_first[text_rows] != strip_last[text_rows]) > 0.01
-    legend_rows = slice(24, 40)                             # the legend does not
+    legend_rows = slice(24, 40)  # the legend does not
     np.testing.assert_array_equal(strip_first[legend_rows], strip_last[legend_rows])
     # Overlay colours are Okabe-Ito ones: the orange steering bar is under the camera view.
     bar = last[120:128, :160].reshape(-1, 3)
@@ -199,7 +220,9 @@ def test_long_drives_report_progress_without_flooding(monkeypatch):
     notes = []
     monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 0.0)
     lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
-    assert notes[0].startswith("drive: 0.5 simulated s") and len(notes) == 10   # one a step, but the last
+    assert (
+        notes[0].startswith("drive: 0.5 simulated s") and len(notes) == 10
+    )  # one a step, but the last
     monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 1e9)
     notes.clear()
     lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
@@ -209,12 +232,14 @@ def test_long_drives_report_progress_without_flooding(monkeypatch):
 def test_the_course_has_gaps_shadows_and_sharper_reversing_bends():
     track = lanesim.evaluation_track()
     kappas = [k for _, k in (p[3:5] for p in track.pieces)]
-    assert max(abs(k) for k in kappas) > 1 / 1.5                 # sharper than the old 1.8 m radius
-    assert any(a * b < 0 for a, b in zip(kappas, kappas[1:]))   # a bend reversing straight into another
+    assert max(abs(k) for k in kappas) > 1 / 1.5  # sharper than the old 1.8 m radius
+    assert any(
+        a * b < 0 for a, b in zip(kappas, kappas[1:])
+    )  # a bend reversing straight into another
     s = np.array([8.0, 11.0, 22.7, 3.0])
     visible = track.lines_visible(s)
     np.testing.assert_array_equal(visible, [[0, 1, 0, 1], [1, 0, 0, 1]])
-    x, y, _ = track.point(14.5)                                 # a shadow's centre, and a sunny spot
+    x, y, _ = track.point(14.5)  # a shadow's centre, and a sunny spot
     light = track.light(np.array([x, track.point(3.0)[0]]), np.array([y, track.point(3.0)[1]]))
     assert light[0] == pytest.approx(0.5) and light[1] == 1
     assert lanesim.Track([(1.0, 0.0)]).lines_visible(s) is None
@@ -223,8 +248,12 @@ def test_the_course_has_gaps_shadows_and_sharper_reversing_bends():
 def test_the_course_camera_is_off_centre_and_turned():
     from chapter2.standins.lanesim import evaluation as evaluation
 
-    x, y, h = evaluation.camera_pose(0.0, 0.0, 0.0)           # car at the origin, heading east
-    assert y == pytest.approx(-lanesim.CAMERA_SHIFT) and x == 0 and h == pytest.approx(-lanesim.CAMERA_YAW)
+    x, y, h = evaluation.camera_pose(0.0, 0.0, 0.0)  # car at the origin, heading east
+    assert (
+        y == pytest.approx(-lanesim.CAMERA_SHIFT)
+        and x == 0
+        and h == pytest.approx(-lanesim.CAMERA_YAW)
+    )
     assert 0 < lanesim.CAMERA_SHIFT < 0.1 and 0 < lanesim.CAMERA_YAW < math.radians(5)
 
 
@@ -238,9 +267,9 @@ def test_a_loop_that_cannot_close_is_refused():
 def test_a_nearly_straight_arc_still_moves_the_car():
     from chapter2.standins.lanesim.track import advance
 
-    x, y, h = advance(1.0, 2.0, 0.5, 0.075, 1e-15)            # a steering angle of 1e-16
+    x, y, h = advance(1.0, 2.0, 0.5, 0.075, 1e-15)  # a steering angle of 1e-16
     assert math.hypot(x - 1.0, y - 2.0) == pytest.approx(0.075)
-    x, y, h = advance(0.0, 0.0, 0.0, math.pi, 1.0)            # half a circle of radius 1
+    x, y, h = advance(0.0, 0.0, 0.0, math.pi, 1.0)  # half a circle of radius 1
     assert (x, y, h) == pytest.approx((0.0, 2.0, math.pi), abs=1e-12)
 
 
@@ -250,5 +279,7 @@ def test_rendering_reports_progress_when_asked():
     assert notes[0] == "rendering 40 simulator frames (seed 1)" and len(notes) == 1
     scenes = lanesim.sample_scenes(48, seed=1)
     lanesim.render_scenes(scenes, seed=1, threads=1, log=notes.append, progress_every=0.0)
-    assert [n.split()[1] for n in notes[1:]] == ["16/48", "32/48"]          # not the last chunk: it is done
-    np.testing.assert_array_equal(X, lanesim.make_dataset(40, seed=1)[0])   # quiet or not, the same frames
+    assert [n.split()[1] for n in notes[1:]] == ["16/48", "32/48"]  # not the last chunk: it is done
+    np.testing.assert_array_equal(
+        X, lanesim.make_dataset(40, seed=1)[0]
+    )  # quiet or not, the same frames

@@ -6,9 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from chapter2.standins import digits
 from chapter2.data import mnist
 from chapter2.run.errors import InputError
+from chapter2.standins import digits
 
 N_TRAIN, N_TEST = 12, 5
 
@@ -34,8 +34,12 @@ def idx_bytes(array, magic=None, count=None):
     return header + array.astype(np.uint8).tobytes()
 
 
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def write_idx_folder(folder, arrays, gz=False, dotted=False):
@@ -59,6 +63,7 @@ def assert_same(d, arrays):
 
 # --- loaders on good files ------------------------------------------------------
 
+
 def test_npz_in_keras_layout_loads(tmp_path):
     arrays = fake_mnist()
     path = tmp_path / "mnist.npz"
@@ -73,8 +78,13 @@ def test_npz_in_keras_layout_loads(tmp_path):
 def test_npz_with_flat_images_and_int64_labels_loads(tmp_path):
     x_train, y_train, x_test, y_test = fake_mnist()
     path = tmp_path / "flat.npz"
-    np.savez(path, x_train=x_train.reshape(N_TRAIN, 784), y_train=y_train.astype(np.int64),
-             x_test=x_test[..., None], y_test=y_test.astype(np.int64))
+    np.savez(
+        path,
+        x_train=x_train.reshape(N_TRAIN, 784),
+        y_train=y_train.astype(np.int64),
+        x_test=x_test[..., None],
+        y_test=y_test.astype(np.int64),
+    )
     assert_same(mnist.load_local(path), (x_train, y_train, x_test, y_test))
 
 
@@ -88,6 +98,7 @@ def test_idx_folder_loads(tmp_path, gz, dotted):
 
 
 # --- loaders on bad files: one InputError naming the file -----------------------
+
 
 def rejects(path, *words, named=None):
     with pytest.raises(InputError) as info:
@@ -146,13 +157,20 @@ def test_npz_corrupt_member(tmp_path):
     rejects(path, "damaged or unreadable")
 
 
-@pytest.mark.parametrize("change,words", [
-    (lambda a: {**a, "x_train": a["x_train"][:, :20, :20]}, ("x_train", "(N, 28, 28)")),
-    (lambda a: {**a, "y_test": a["y_test"][:-1]}, ("x_test", "y_test", "same count")),
-    (lambda a: {**a, "x_test": a["x_test"].astype(np.float32) / 255}, ("x_test", "dtype float32")),
-    (lambda a: {**a, "y_train": a["y_train"].astype(np.int64) + 5}, ("y_train", "labels 0-9")),
-    (lambda a: {**a, "y_train": a["y_train"].reshape(-1, 1)[:, [0, 0]]}, ("y_train", "(N,)")),
-], ids=["shape", "counts", "dtype", "label-range", "label-shape"])
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        (lambda a: {**a, "x_train": a["x_train"][:, :20, :20]}, ("x_train", "(N, 28, 28)")),
+        (lambda a: {**a, "y_test": a["y_test"][:-1]}, ("x_test", "y_test", "same count")),
+        (
+            lambda a: {**a, "x_test": a["x_test"].astype(np.float32) / 255},
+            ("x_test", "dtype float32"),
+        ),
+        (lambda a: {**a, "y_train": a["y_train"].astype(np.int64) + 5}, ("y_train", "labels 0-9")),
+        (lambda a: {**a, "y_train": a["y_train"].reshape(-1, 1)[:, [0, 0]]}, ("y_train", "(N,)")),
+    ],
+    ids=["shape", "counts", "dtype", "label-range", "label-shape"],
+)
 def test_npz_wrong_arrays(tmp_path, change, words):
     path = tmp_path / "mnist.npz"
     np.savez(path, **change(dict(zip(mnist.NPZ_KEYS, fake_mnist()))))
@@ -179,13 +197,17 @@ def damage_size(data):
     return data[:8] + (20).to_bytes(4, "big") + (20).to_bytes(4, "big") + data[16:]
 
 
-@pytest.mark.parametrize("damage,words", [
-    (damage_truncate, ("truncated", "header says")),
-    (damage_extra, ("more data",)),
-    (damage_magic, ("bad magic number 2049", "expected 2051")),
-    (damage_header, ("truncated", "header")),
-    (damage_size, ("20x20", "expected 28x28")),
-], ids=["truncated", "trailing-bytes", "bad-magic", "short-header", "not-28x28"])
+@pytest.mark.parametrize(
+    "damage,words",
+    [
+        (damage_truncate, ("truncated", "header says")),
+        (damage_extra, ("more data",)),
+        (damage_magic, ("bad magic number 2049", "expected 2051")),
+        (damage_header, ("truncated", "header")),
+        (damage_size, ("20x20", "expected 28x28")),
+    ],
+    ids=["truncated", "trailing-bytes", "bad-magic", "short-header", "not-28x28"],
+)
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
 def test_idx_damaged_images_file(tmp_path, damage, words, gz):
     paths = write_idx_folder(tmp_path / "idx", fake_mnist(), gz=gz)
@@ -210,7 +232,7 @@ def test_idx_label_count_differs_from_images(tmp_path):
 
 def test_idx_header_count_larger_than_data(tmp_path):
     paths = write_idx_folder(tmp_path / "idx", fake_mnist())
-    paths[1].write_bytes(idx_bytes(fake_mnist()[1], count=10 ** 9))
+    paths[1].write_bytes(idx_bytes(fake_mnist()[1], count=10**9))
     rejects(tmp_path / "idx", "truncated", "1000000000", named=paths[1])
 
 
@@ -247,6 +269,7 @@ def test_empty_folder(tmp_path):
 
 # --- load(): the order of sources -------------------------------------------------
 
+
 def test_load_offline_gives_synthetic(capsys):
     d = mnist.load(offline=True, seed=3, sizes=(2048, 512))
     assert d.source == "synthetic" and d.name == "synthetic digits"
@@ -268,7 +291,9 @@ def test_load_falls_back_when_download_fails(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Name or service not known" in out and "--data" in out
     # Same seed, same stand-in, whichever way it was reached.
-    np.testing.assert_array_equal(d.x_test, mnist.load(offline=True, seed=3, sizes=(2048, 512)).x_test)
+    np.testing.assert_array_equal(
+        d.x_test, mnist.load(offline=True, seed=3, sizes=(2048, 512)).x_test
+    )
 
 
 def test_load_uses_keras_when_download_works(monkeypatch):
@@ -281,18 +306,19 @@ def test_load_uses_keras_when_download_works(monkeypatch):
 
 # --- the generated digits ----------------------------------------------------------
 
+
 def test_synthetic_shapes_dtype_range_and_classes():
     x, y = digits.synthetic_digits(300, seed=0)
     assert x.shape == (300, 28, 28) and x.dtype == np.uint8
     assert y.shape == (300,) and y.dtype == np.uint8
     assert set(np.unique(y)) == set(range(10))
-    assert np.bincount(y, minlength=10).min() == 30          # balanced
+    assert np.bincount(y, minlength=10).min() == 30  # balanced
     # White strokes on black: a dark background, bright anti-aliased ink.
     assert (x[:, 0, :] == 0).all() and (x[:, :, -1] == 0).all()
-    assert x.max(axis=(1, 2)).min() >= 200                 # every image has ink
+    assert x.max(axis=(1, 2)).min() >= 200  # every image has ink
     ink = (x > 0).mean(axis=(1, 2))
     assert 0.05 < ink.min() and ink.max() < 0.45
-    mid = ((x > 0) & (x < 255)).sum() / (x > 0).sum()       # soft edges, not a binary font
+    mid = ((x > 0) & (x < 255)).sum() / (x > 0).sum()  # soft edges, not a binary font
     assert mid > 0.2
     # Centred like MNIST: the ink's centre of mass near the middle.
     rows = (x.sum(axis=2) * np.arange(28)).sum(1) / x.sum(axis=(1, 2))

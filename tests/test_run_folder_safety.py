@@ -3,25 +3,34 @@ flag; damaged history, fewer epochs, other data and a full disk are one line."""
 
 import errno
 import json
-import shutil
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT, run_script, script_env
 
 from chapter2 import chapter
 from chapter2.run import flags, resume, runfolder
 from chapter2.run.errors import InputError
-from conftest import ROOT, run_script, script_env
 
 SCRIPTS = ["Chapter_2_1", "Chapter_2_2", "Chapter_2_3", "Chapter_2_4", "Chapter_2_5"]
 
 
 def options(run_dir, **kw):
-    return dict({"run_dir": run_dir, "seed": 7, "quick": False, "lab": False, "show": False, "name": None,
-                 "deterministic": False}, **kw)
+    return dict(
+        {
+            "run_dir": run_dir,
+            "seed": 7,
+            "quick": False,
+            "lab": False,
+            "show": False,
+            "name": None,
+            "deterministic": False,
+        },
+        **kw,
+    )
 
 
 def tiny_model():
@@ -53,8 +62,15 @@ def train(run, epochs, best=True, killed_after=None):
     start = run.resume(model, callbacks)
     kill = [KillAfter(killed_after)] if killed_after else []
     try:
-        model.fit(x, x.sum(1), epochs=epochs, initial_epoch=start, verbose=0, validation_data=(x, x.sum(1)),
-                  callbacks=callbacks + run.callbacks(samples_per_epoch=16) + kill)
+        model.fit(
+            x,
+            x.sum(1),
+            epochs=epochs,
+            initial_epoch=start,
+            verbose=0,
+            validation_data=(x, x.sum(1)),
+            callbacks=callbacks + run.callbacks(samples_per_epoch=16) + kill,
+        )
     except Killed:
         pass
     return model
@@ -73,7 +89,9 @@ def test_an_edited_constant_counts_like_a_flag():
     cfg = flags.parse(namespace, ["--quick", "--epochs", "3"], quick={"EPOCHS": 2})
     assert cfg.changed() == {"KERNEL_SIZE": 5, "EPOCHS": 3} and cfg.edited == ("KERNEL_SIZE",)
     assert runfolder.folder_name(cfg, "S") == "S-kernelsize5-epochs3-quick"
-    assert runfolder.settings_text(cfg) == "--kernel-size 5 (edited in the file), --epochs 3 (--quick)"
+    assert (
+        runfolder.settings_text(cfg) == "--kernel-size 5 (edited in the file), --epochs 3 (--quick)"
+    )
     flagged = flags.parse(dict(vars(__import__("Chapter_2_1"))), ["--kernel-size", "5"])
     assert flagged.changed() == {"KERNEL_SIZE": 5} and flagged.edited == ()
 
@@ -84,8 +102,14 @@ def test_an_edited_script_file_is_named_logged_and_recorded(tmp_path):
     assert "\nUNITS = 32 " in source
     edited = tmp_path / "Chapter_2_4.py"
     edited.write_text(source.replace("\nUNITS = 32 ", "\nUNITS = 16 ", 1))
-    proc = subprocess.run([sys.executable, str(edited), "--quick"], cwd=tmp_path, env=script_env(),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(edited), "--quick"],
+        cwd=tmp_path,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "settings:   --units 16 (edited in the file) (--quick)" in proc.stdout
     (folder,) = (tmp_path / "runs" / "chapter_2_4").iterdir()
@@ -116,8 +140,11 @@ def test_a_run_leaves_every_file_it_did_not_write_untouched(tmp_path):
     run = runfolder.start("chapter_test", cfg)
     train(run, 3, killed_after=2)  # the resume point of epoch 2 stays
     run.release()
-    mine = {folder / "resume" / "my_cv.txt": b"cv", folder / "logs" / "other" / "events.out.tfevents.1.x": b"\0" * 40,
-            folder / "logs" / "train" / "notes.txt": b"notes"}
+    mine = {
+        folder / "resume" / "my_cv.txt": b"cv",
+        folder / "logs" / "other" / "events.out.tfevents.1.x": b"\0" * 40,
+        folder / "logs" / "train" / "notes.txt": b"notes",
+    }
     for path, data in mine.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -132,7 +159,9 @@ def test_a_run_leaves_every_file_it_did_not_write_untouched(tmp_path):
     run.save_model(tiny_model(), "model.keras")
     run.finish(dataset={}, metrics={})
     assert all(path.read_bytes() == data for path, data in mine.items())
-    assert sorted(p.name for p in (folder / "resume").iterdir()) == ["my_cv.txt"]  # the points are gone
+    assert sorted(p.name for p in (folder / "resume").iterdir()) == [
+        "my_cv.txt"
+    ]  # the points are gone
     assert json.loads((folder / "run.json").read_text())["files"] == ["model.keras"]
 
 
@@ -147,21 +176,32 @@ def test_damaged_history_any_bytes_any_field_size_is_read_and_trimmed(tmp_path):
     run = runfolder.start("chapter_test", cfg)
     train(run, 3, best=False)
     rows = run.history()
-    assert [row["epoch"] for row in rows] == [1, 2, 3] and all(isinstance(r["loss"], float) for r in rows)
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and all(
+        isinstance(r["loss"], float) for r in rows
+    )
     run.release()
 
 
 def test_fewer_epochs_than_done_and_other_data_are_refused(tmp_path):
     folder = tmp_path / "run"
-    run = runfolder.start("chapter_test", flags.Config({"EPOCHS": 5}, options(folder)),
-                          data=runfolder.fingerprint(np.arange(10)))
+    run = runfolder.start(
+        "chapter_test",
+        flags.Config({"EPOCHS": 5}, options(folder)),
+        data=runfolder.fingerprint(np.arange(10)),
+    )
     train(run, 5, killed_after=3)
     run.release()
     with pytest.raises(InputError, match="trained on other data"):
-        runfolder.start("chapter_test", flags.Config({"EPOCHS": 5}, options(folder)),
-                        data=runfolder.fingerprint(np.arange(11)))
-    again = runfolder.start("chapter_test", flags.Config({"EPOCHS": 2}, options(folder)),
-                            data=runfolder.fingerprint(np.arange(10)))
+        runfolder.start(
+            "chapter_test",
+            flags.Config({"EPOCHS": 5}, options(folder)),
+            data=runfolder.fingerprint(np.arange(11)),
+        )
+    again = runfolder.start(
+        "chapter_test",
+        flags.Config({"EPOCHS": 2}, options(folder)),
+        data=runfolder.fingerprint(np.arange(10)),
+    )
     with pytest.raises(InputError, match="3 epochs are done already; --epochs 2 is fewer"):
         again.resume(tiny_model())
     again.release()
@@ -185,21 +225,43 @@ def test_ctrl_c_and_a_full_disk_print_the_command_that_resumes(tmp_path, monkeyp
 
     assert flags.run(interrupted) == 130
     err = capsys.readouterr().err
-    assert f"python Chapter_2_1.py --quick --run-dir '{tmp_path / 'run 1'}'" in err and "old" not in err
+    assert (
+        f"python Chapter_2_1.py --quick --run-dir '{tmp_path / 'run 1'}'" in err
+        and "old" not in err
+    )
 
     def full(argv):
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run 1" / "model.keras"))
+        raise OSError(
+            errno.ENOSPC, "No space left on device", str(tmp_path / "run 1" / "model.keras")
+        )
 
     assert flags.run(full) == flags.DISK_FULL
     err = capsys.readouterr().err
-    assert err.startswith("error: no space left on the disk while writing") and len(err.strip().splitlines()) == 1
+    assert (
+        err.startswith("error: no space left on the disk while writing")
+        and len(err.strip().splitlines()) == 1
+    )
 
 
 def test_ctrl_c_prints_a_command_that_resumes_the_run(tmp_path):
     """Chapter_2_4 stopped by Ctrl-C (SIGINT) mid-run prints a command; that command resumes it."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "Chapter_2_4.py"), "--epochs", "400",
-                             "--backup-every", "20", "--run-dir", str(tmp_path / "r")],
-                            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "Chapter_2_4.py"),
+            "--epochs",
+            "400",
+            "--backup-every",
+            "20",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ],
+        cwd=ROOT,
+        env=script_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:
         if line.startswith("epoch "):  # a tenth of the run is done
             break
@@ -207,7 +269,10 @@ def test_ctrl_c_prints_a_command_that_resumes_the_run(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     command = err.strip().splitlines()[-1].split()
-    assert command[:2] == ["python", "Chapter_2_4.py"] and command[-2:] == ["--run-dir", str(tmp_path / "r")]
+    assert command[:2] == ["python", "Chapter_2_4.py"] and command[-2:] == [
+        "--run-dir",
+        str(tmp_path / "r"),
+    ]
     again = run_script(*command[1:])
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resuming: after epoch" in again.stdout
@@ -219,9 +284,13 @@ def small_disk(tmp_path):
     """A 120 kB tmpfs (root only; skipped where mounting is not allowed)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(mount)], capture_output=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(mount)], capture_output=True
+    )
     if proc.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here: " + proc.stderr.decode(errors="replace").strip())
+        pytest.skip(
+            "cannot mount a small tmpfs here: " + proc.stderr.decode(errors="replace").strip()
+        )
     yield mount
     subprocess.run(["umount", str(mount)], check=False)
 
@@ -233,7 +302,9 @@ def test_a_full_disk_is_one_line_and_the_rerun_with_space_resumes(small_disk):
     lines = full.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no space left on the disk while writing")
     assert f"resume with: python Chapter_2_4.py --quick --run-dir {run_dir}" in lines[0]
-    assert json.loads((run_dir / "run.json").read_text())["made_by"] == "chapter2"  # nothing half-written
+    assert (
+        json.loads((run_dir / "run.json").read_text())["made_by"] == "chapter2"
+    )  # nothing half-written
     subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
     again = run_script("Chapter_2_4.py", "--quick", "--run-dir", run_dir)
     assert again.returncode == 0, again.stderr[-2000:]

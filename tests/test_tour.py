@@ -3,13 +3,20 @@
 import subprocess
 import sys
 
-from chapter2 import tour
 from conftest import ROOT, script_env
+
+from chapter2 import tour
 
 
 def test_tour_runs_a_script_and_tabulates_it(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "chapter2.tour", "2_4"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env=dict(script_env(), PYTHONPATH=str(ROOT)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "chapter2.tour", "2_4"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(script_env(), PYTHONPATH=str(ROOT)),
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     row = next(line for line in proc.stdout.splitlines() if line.startswith("Chapter_2_4.py"))
     assert "accuracy" in row and "runs/chapter_2_4/" in row and row.rstrip().endswith("-tour")

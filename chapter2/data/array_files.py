@@ -96,13 +96,17 @@ class ArrayUnpickler(pickle._Unpickler):
         except (TypeError, ValueError, OverflowError):
             return  # numpy itself refuses what is not a shape or a dtype
         if dtype.hasobject:
-            raise pickle.UnpicklingError("it builds an array of Python objects, which an (X, Y) "
-                                         "pair of number arrays never holds")
+            raise pickle.UnpicklingError(
+                "it builds an array of Python objects, which an (X, Y) "
+                "pair of number arrays never holds"
+            )
         nbytes = math.prod(dims) * dtype.itemsize
         if all(d >= 0 for d in dims) and nbytes > self.size:
-            raise pickle.UnpicklingError(f"it builds an array of shape {short(list(dims))} "
-                                         f"({nbytes:,} bytes), larger than the whole file "
-                                         f"({self.size:,} bytes)")
+            raise pickle.UnpicklingError(
+                f"it builds an array of shape {short(list(dims))} "
+                f"({nbytes:,} bytes), larger than the whole file "
+                f"({self.size:,} bytes)"
+            )
 
     dispatch = dict(pickle._Unpickler.dispatch)  # noqa: RUF012  (the name the unpickler looks up)
 
@@ -110,8 +114,9 @@ class ArrayUnpickler(pickle._Unpickler):
         """BYTEARRAY8 (protocol 5), its length checked before the zero-filled bytearray is made."""
         (length,) = struct.unpack("<Q", self.read(8))
         if length > self.size:
-            raise pickle.UnpicklingError(f"it claims {length:,} bytes, more than the whole file "
-                                         f"({self.size:,})")
+            raise pickle.UnpicklingError(
+                f"it claims {length:,} bytes, more than the whole file ({self.size:,})"
+            )
         data = bytearray(length)
         self.readinto(data)
         self.append(data)
@@ -122,8 +127,9 @@ class ArrayUnpickler(pickle._Unpickler):
         """FRAME (protocol 4 and 5), its length checked before it is read."""
         (length,) = struct.unpack("<Q", self.read(8))
         if length > self.size:
-            raise pickle.UnpicklingError(f"it claims a frame of {length:,} bytes, more than the "
-                                         f"whole file ({self.size:,})")
+            raise pickle.UnpicklingError(
+                f"it claims a frame of {length:,} bytes, more than the whole file ({self.size:,})"
+            )
         self._unframer.load_frame(length)
 
     dispatch[pickle.FRAME[0]] = load_frame
@@ -136,10 +142,18 @@ class ArrayUnpickler(pickle._Unpickler):
             return pickle._Unpickler.load_build(self)
         state = self.stack.pop()
         made = self.stack[-1]
-        if (not isinstance(state, tuple) or len(state) != 8 or state[1] not in ("<", ">", "|", "=")
-                or any(field is not None for field in state[2:5]) or made.fields or made.subdtype):
-            raise pickle.UnpicklingError(f"it describes the array type {made} in a way numpy "
-                                         "pickles of plain number arrays never do")
+        if (
+            not isinstance(state, tuple)
+            or len(state) != 8
+            or state[1] not in ("<", ">", "|", "=")
+            or any(field is not None for field in state[2:5])
+            or made.fields
+            or made.subdtype
+        ):
+            raise pickle.UnpicklingError(
+                f"it describes the array type {made} in a way numpy "
+                "pickles of plain number arrays never do"
+            )
         self.stack[-1] = made.newbyteorder("=" if state[1] == "|" else state[1])
 
     dispatch[pickle.BUILD[0]] = load_build
@@ -147,12 +161,16 @@ class ArrayUnpickler(pickle._Unpickler):
     def find_class(self, module, name):
         found = self.allowed.get((module, name))
         if found is None:
-            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which an (X, Y) pair of arrays never needs")
+            raise pickle.UnpicklingError(
+                f"it asks for {module}.{name}, which an (X, Y) pair of arrays never needs"
+            )
         return found
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("it refers to a persistent id (an object kept outside the "
-                                     "file), which an (X, Y) pair of arrays never needs")
+        raise pickle.UnpicklingError(
+            "it refers to a persistent id (an object kept outside the "
+            "file), which an (X, Y) pair of arrays never needs"
+        )
 
 
 def load_pickle(path):
@@ -172,12 +190,14 @@ def load_pickle(path):
     except OSError as err:
         raise InputError(f"{path}: cannot read it ({err.strerror or brief(err, 120)})") from None
     except RecursionError:
-        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays: nested too deeply") \
-            from None
+        raise InputError(
+            f"{path}: not a readable pickle of (X, Y) arrays: nested too deeply"
+        ) from None
     except Exception as err:  # noqa: BLE001  parsing untrusted bytes: anything else is damage
         detail = type(err).__name__ + (f": {brief(err, 120)}" if str(err).strip() else "")
-        raise InputError(f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged "
-                         f"({detail})") from None
+        raise InputError(
+            f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged ({detail})"
+        ) from None
 
 
 def load_pair(path):
@@ -187,16 +207,29 @@ def load_pair(path):
         obj = (obj["X"], obj["Y"])
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         name = type(obj).__name__
-        kind = (f"a {len(obj)}-item {name}" if isinstance(obj, (tuple, list))
-                else f"{'an' if name[0] in 'aeiou' else 'a'} {name}")
-        raise InputError(f"{path}: holds {kind}, expected a pair (X, Y) of frames and steering angles")
+        kind = (
+            f"a {len(obj)}-item {name}"
+            if isinstance(obj, (tuple, list))
+            else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+        )
+        raise InputError(
+            f"{path}: holds {kind}, expected a pair (X, Y) of frames and steering angles"
+        )
     return obj[0], obj[1]
 
 
 # What reading a damaged .npz (a zip archive of .npy files) can raise besides an InputError.
 # NotImplementedError: an unknown compression method; RuntimeError: an encrypted member.
-NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError,
-              NotImplementedError, RuntimeError)
+NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    OSError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def check_npz_claims(path, names):
@@ -224,8 +257,10 @@ def check_npz_claims(path, names):
             require_memory(claimed, what)
             stored = info.file_size - header_size
             if claimed > stored:
-                raise InputError(f"{what}: its header claims {claimed:,} bytes but the archive "
-                                 f"holds {stored:,}: truncated or damaged")
+                raise InputError(
+                    f"{what}: its header claims {claimed:,} bytes but the archive "
+                    f"holds {stored:,}: truncated or damaged"
+                )
 
 
 def load_npz(path):
@@ -235,11 +270,17 @@ def load_npz(path):
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in ("X", "Y") if k not in archive.files]
             if missing:
-                raise InputError(f"{path}: has arrays {sorted(archive.files)}, expected X (frames) and Y (angles)")
+                raise InputError(
+                    f"{path}: has arrays {sorted(archive.files)}, expected X (frames) and Y (angles)"
+                )
             return archive["X"], archive["Y"]
     except InputError:
         raise
     except NPZ_ERRORS as err:
         if isinstance(err, ValueError) and "pickle" in str(err).lower():
-            raise InputError(f"{path}: holds object arrays, which are not loaded (expected numeric X and Y)") from None
-        raise InputError(f"{path}: not a readable .npz, truncated or damaged ({brief(err, 120)})") from None
+            raise InputError(
+                f"{path}: holds object arrays, which are not loaded (expected numeric X and Y)"
+            ) from None
+        raise InputError(
+            f"{path}: not a readable .npz, truncated or damaged ({brief(err, 120)})"
+        ) from None

@@ -61,14 +61,20 @@ def _catalog_list(manifest):
     meta = where = None
     for line_number, line in lines(read_text(manifest, "tub manifest")):
         if line.strip():
-            entry = parse_json_line(line, f"{manifest}: line {line_number}", "manifest line", any_value=True)
+            entry = parse_json_line(
+                line, f"{manifest}: line {line_number}", "manifest line", any_value=True
+            )
             if isinstance(entry, dict) and "paths" in entry:
                 meta, where = entry, f"{manifest}: line {line_number}"
     if meta is None:
-        raise InputError(f"{manifest}: no catalog list (a JSON line with \"paths\"); not a tub v2 manifest")
+        raise InputError(
+            f'{manifest}: no catalog list (a JSON line with "paths"); not a tub v2 manifest'
+        )
     paths = meta["paths"]
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
-        raise InputError(f"{where}: \"paths\" is {short(paths)}, expected a list of catalog file names")
+        raise InputError(
+            f'{where}: "paths" is {short(paths)}, expected a list of catalog file names'
+        )
     return paths, whole_numbers(meta.get("deleted_indexes"), where, '"deleted_indexes"')
 
 
@@ -79,8 +85,10 @@ def load_tub_v2(path, *, log=print):
     for catalog_name in catalogs:
         catalog = path / catalog_name
         if not is_file(catalog, path / "manifest.json", "the catalog"):
-            raise InputError(f"{path / 'manifest.json'}: lists the catalog "
-                             f"{shown(catalog_name)}, which is missing")
+            raise InputError(
+                f"{path / 'manifest.json'}: lists the catalog "
+                f"{shown(catalog_name)}, which is missing"
+            )
         for line_number, line in lines(read_text(catalog, "tub catalog")):
             if not line.strip():
                 continue
@@ -88,24 +96,30 @@ def load_tub_v2(path, *, log=print):
             record = parse_json_line(line, where, "catalog line")
             index = record.get("_index", position)
             if isinstance(index, bool) or not isinstance(index, int):
-                raise InputError(f"{where}: \"_index\" is {short(index)}, expected a whole number")
+                raise InputError(f'{where}: "_index" is {short(index)}, expected a whole number')
             position += 1
             if index in deleted:
                 skipped += 1
                 continue
             angles.append(_angle(record, where))
             records.append((_image(path / "images", record, where), where))
-    return _frames(path, records, angles, skipped, "tub v2", "records marked deleted in the manifest", log)
+    return _frames(
+        path, records, angles, skipped, "tub v2", "records marked deleted in the manifest", log
+    )
 
 
 def load_tub_v1(path, *, log=print):
     """(X, Y, info) of a tub v1 folder, records listed in exclude.json skipped."""
-    if (path / "meta.json").is_file() and not isinstance(read_json(path / "meta.json", "tub meta.json"), dict):
+    if (path / "meta.json").is_file() and not isinstance(
+        read_json(path / "meta.json", "tub meta.json"), dict
+    ):
         raise InputError(f"{path / 'meta.json'}: expected a JSON object with inputs and types")
     excluded = set()
     if (path / "exclude.json").is_file():
         exclude = path / "exclude.json"
-        excluded = whole_numbers(read_json(exclude, "tub exclude list"), exclude, "the exclude list")
+        excluded = whole_numbers(
+            read_json(exclude, "tub exclude list"), exclude, "the exclude list"
+        )
     numbered = []
     for record_path in path.glob("record_*.json"):
         match = re.fullmatch(r"record_(\d+)\.json", record_path.name)

@@ -35,10 +35,14 @@ from .records import is_file, reason
 FILE_NAME = "indoor_lanes.pkl"
 CHAPTER_DATA_URL = "https://s3.amazonaws.com/donkey_resources/indoor_lanes.pkl"
 CHAPTER_DATA_REPORT = "https://github.com/PacktPublishing/Hands-On-Deep-Learning-for-Games/issues/3"
-NOT_PUBLISHED = (f"the chapter's {FILE_NAME} is no longer published (its address has answered 404 since 2019, "
-                 f"{CHAPTER_DATA_REPORT})")
-FORMATS = ("a Donkey Car tub folder (v1 or v2), a Udacity simulator recording (folder with driving_log.csv, "
-           "or the CSV), a Sully Chen folder (data.txt and its JPEGs), an .npz with X and Y, or a pickle of (X, Y)")
+NOT_PUBLISHED = (
+    f"the chapter's {FILE_NAME} is no longer published (its address has answered 404 since 2019, "
+    f"{CHAPTER_DATA_REPORT})"
+)
+FORMATS = (
+    "a Donkey Car tub folder (v1 or v2), a Udacity simulator recording (folder with driving_log.csv, "
+    "or the CSV), a Sully Chen folder (data.txt and its JPEGs), an .npz with X and Y, or a pickle of (X, Y)"
+)
 
 
 def load_path(path, *, log=print):
@@ -72,7 +76,9 @@ def _load_path(path, log):
     elif sully_chen.is_recording(path):
         X, Y, extra = sully_chen.load_recording(path, log=log)
     elif stat.S_ISDIR(mode):
-        raise InputError(f"--data {path}: a folder, but none of the recordings read here: expected {FORMATS}")
+        raise InputError(
+            f"--data {path}: a folder, but none of the recordings read here: expected {FORMATS}"
+        )
     elif path.suffix.lower() == ".npz":
         X, Y = load_npz(path)
         extra = {"format": "npz"}
@@ -85,7 +91,9 @@ def _load_path(path, log):
 
 def cache_path(cache_dir=None):
     """Where a kept copy of the chapter's data set would be (the Keras cache)."""
-    base = Path(cache_dir) if cache_dir else Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    base = (
+        Path(cache_dir) if cache_dir else Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    )
     return base / "datasets" / FILE_NAME
 
 
@@ -95,7 +103,9 @@ def load_cached(path, *, log=print):
         X, Y = load_pair(path)
         return validate(X, Y, path, log=log)
     except InputError as err:
-        raise InputError(f"{err} (move the file away to train on the simulator, or pass --data)") from None
+        raise InputError(
+            f"{err} (move the file away to train on the simulator, or pass --data)"
+        ) from None
 
 
 def simulate(frames, seed=0, *, log=print):
@@ -116,15 +126,26 @@ def load(data=None, *, sim_frames=8000, sim_seed=0, cache_dir=None, log=print):
         said = f"{info['format']} {data}"
     elif is_file(cached, "KERAS_HOME", f"the kept copy of {FILE_NAME}"):
         X, Y = load_cached(cached, log=log)
-        info = {"source": FILE_NAME, "format": "pickle", "path": str(cached),
-                "why": f"a copy kept in the Keras cache; {NOT_PUBLISHED}"}
+        info = {
+            "source": FILE_NAME,
+            "format": "pickle",
+            "path": str(cached),
+            "why": f"a copy kept in the Keras cache; {NOT_PUBLISHED}",
+        }
         said = f"the chapter's {FILE_NAME}, kept at {cached}"
     else:
         X, Y = simulate(sim_frames, sim_seed, log=log)
-        info = {"source": "simulator", "seed": int(sim_seed),
-                "why": f"{NOT_PUBLISHED}; no --data given and no copy kept at {cached}"}
+        info = {
+            "source": "simulator",
+            "seed": int(sim_seed),
+            "why": f"{NOT_PUBLISHED}; no --data given and no copy kept at {cached}",
+        }
         said = f"the lane SIMULATOR (not the chapter's data), {int(sim_frames)} frames, seed {int(sim_seed)}"
-    info.update(frames=int(len(X)), frame_shape=list(X.shape[1:]),
-                angle_min=round(float(Y.min()), 4), angle_max=round(float(Y.max()), 4))
+    info.update(
+        frames=int(len(X)),
+        frame_shape=list(X.shape[1:]),
+        angle_min=round(float(Y.min()), 4),
+        angle_max=round(float(Y.max()), 4),
+    )
     log(f"data: {said}: {info['why']}")
     return X, Y, info

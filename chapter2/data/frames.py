@@ -31,7 +31,9 @@ def read_image(path, where=None):
     if not is_file(path, where or path, "its image"):
         raise InputError(f"{where or path}: its image {shown(str(path), None)} is missing")
     try:
-        with warnings.catch_warnings():  # PIL warns of large images itself; the check below says it once
+        with (
+            warnings.catch_warnings()
+        ):  # PIL warns of large images itself; the check below says it once
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
         with img:
@@ -39,7 +41,9 @@ def read_image(path, where=None):
             if width * height > MAX_IMAGE_PIXELS:
                 raise InputError(_too_large(path, width, height))
             if img.format == "JPEG":
-                img.draft("RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0]))  # decode at a reduced scale: faster
+                img.draft(
+                    "RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0])
+                )  # decode at a reduced scale: faster
             img = _eight_bit(img, path).convert("RGB")
             if img.size != (FRAME_SHAPE[1], FRAME_SHAPE[0]):
                 img = img.resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)
@@ -47,8 +51,10 @@ def read_image(path, where=None):
     except Image.DecompressionBombError as err:
         claimed = re.search(r"\d+", str(err))  # PIL says "Image size (N pixels) exceeds ..."
         claimed = f"{int(claimed.group()):,}" if claimed else "too many"
-        raise InputError(f"{path}: the image header claims {claimed} pixels, more than the "
-                         f"{MAX_IMAGE_PIXELS:,} this reader accepts") from None
+        raise InputError(
+            f"{path}: the image header claims {claimed} pixels, more than the "
+            f"{MAX_IMAGE_PIXELS:,} this reader accepts"
+        ) from None
     except (UnidentifiedImageError, ValueError, SyntaxError) as err:
         why = brief(err, 120)
         raise InputError(f"{shown(str(path), None)}: not a readable image ({why})") from None
@@ -75,14 +81,18 @@ def _eight_bit(img, path):
     elif img.mode == "F" and low >= 0 and high <= 255:
         top = 1 if high <= 1 else 255
     else:
-        raise InputError(f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to "
-                         f"{high:g}; expected 0-255 or 0-65535 (0-1 for floating point)")
+        raise InputError(
+            f"{shown(str(path), None)}: pixels of mode {img.mode} from {low:g} to "
+            f"{high:g}; expected 0-255 or 0-65535 (0-1 for floating point)"
+        )
     return Image.fromarray(np.rint(pixels * (255 / top)).astype(np.uint8), "L")
 
 
 def _too_large(path, width, height):
-    return (f"{path}: the image header claims {width}x{height} pixels, more than the "
-            f"{MAX_IMAGE_PIXELS:,} this reader accepts (frames are {FRAME_SHAPE[1]}x{FRAME_SHAPE[0]})")
+    return (
+        f"{path}: the image header claims {width}x{height} pixels, more than the "
+        f"{MAX_IMAGE_PIXELS:,} this reader accepts (frames are {FRAME_SHAPE[1]}x{FRAME_SHAPE[0]})"
+    )
 
 
 def frame_array(count, what):
@@ -98,7 +108,9 @@ def resize_frames(X):
 
     out = frame_array(len(X), "the resized frames")
     for i, frame in enumerate(X):
-        out[i] = np.asarray(Image.fromarray(frame).resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR))
+        out[i] = np.asarray(
+            Image.fromarray(frame).resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)
+        )
     return out
 
 
@@ -114,31 +126,43 @@ def validate(X, Y, name, *, log=print):
         if arr.dtype.kind not in "buif":
             raise InputError(f"{name}: {label} has dtype {arr.dtype}, expected numbers")
     if X.ndim != 4 or X.shape[-1] != 3:
-        raise InputError(f"{name}: frames X have shape {X.shape}, expected (N, height, width, 3) colour frames")
+        raise InputError(
+            f"{name}: frames X have shape {X.shape}, expected (N, height, width, 3) colour frames"
+        )
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
     if Y.ndim != 1:
         raise InputError(f"{name}: angles Y have shape {Y.shape}, expected (N,) steering angles")
     if len(X) != len(Y):
-        raise InputError(f"{name}: {len(X)} frames but {len(Y)} angles; X and Y must have the same length")
+        raise InputError(
+            f"{name}: {len(X)} frames but {len(Y)} angles; X and Y must have the same length"
+        )
     if len(X) == 0:
         raise InputError(f"{name}: holds no frames")
     if X.shape[1] < 8 or X.shape[2] < 8:
-        raise InputError(f"{name}: frames of {X.shape[1]}x{X.shape[2]} pixels are too small, expected 120x160")
+        raise InputError(
+            f"{name}: frames of {X.shape[1]}x{X.shape[2]} pixels are too small, expected 120x160"
+        )
     Y = np.asarray(Y, dtype=np.float32)
     bad = ~np.isfinite(Y)
     if bad.any():
-        raise InputError(f"{name}: {int(bad.sum())} angles are not finite (first at index {int(np.argmax(bad))})")
+        raise InputError(
+            f"{name}: {int(bad.sum())} angles are not finite (first at index {int(np.argmax(bad))})"
+        )
     low, high = float(Y.min()), float(Y.max())
     if low < -1 or high > 1:
-        log(f"warning: {name}: angles range from {low:.3g} to {high:.3g}, outside Donkey Car's [-1, 1]; "
-            "training on them as they are")
+        log(
+            f"warning: {name}: angles range from {low:.3g} to {high:.3g}, outside Donkey Car's [-1, 1]; "
+            "training on them as they are"
+        )
     if X.dtype != np.uint8:
         X = _to_uint8(X, name, log)
     X = X.view(np.uint8)  # uint8 spelled '<u1' by a pickle is uint8 all the same, but not to PIL
     if X.shape[1:] != FRAME_SHAPE:
-        log(f"note: {name}: resizing {len(X)} frames from {X.shape[1]}x{X.shape[2]} to "
-            f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}")
+        log(
+            f"note: {name}: resizing {len(X)} frames from {X.shape[1]}x{X.shape[2]} to "
+            f"{FRAME_SHAPE[0]}x{FRAME_SHAPE[1]}"
+        )
         X = resize_frames(X)
     return X, Y
 
@@ -172,29 +196,35 @@ def _to_uint8(X, name, log):
         else:
             scale, how = 1.0, "in [0, 255], rounded"
     elif low < 0:
-        raise InputError(f"{found}; negative pixel values have no meaning here (expected 0-255, "
-                         "or an unsigned type's full range)")
+        raise InputError(
+            f"{found}; negative pixel values have no meaning here (expected 0-255, "
+            "or an unsigned type's full range)"
+        )
     elif kind == "u":
         top = np.iinfo(dtype).max
         if high <= 255:
-            raise InputError(f"{name}: frames X are {dtype} but every value is 0-255 (the largest "
-                             f"{high}): 8-bit values, which scaling from 0-{top} would turn black; "
-                             f"save them as uint8, or as {dtype} spanning 0-{top}")
+            raise InputError(
+                f"{name}: frames X are {dtype} but every value is 0-255 (the largest "
+                f"{high}): 8-bit values, which scaling from 0-{top} would turn black; "
+                f"save them as uint8, or as {dtype} spanning 0-{top}"
+            )
         scale = 255.0 / top
         how = f"scaled from the type's range 0-{top} to 0-255 (largest value {high})"
     elif high <= 255:
         scale, how = 1.0, "with values 0-255, kept as they are"
     else:
         scale = 255.0 / high
-        how = (f"with values up to {high}, scaled by that largest value to 0-255 "
-               "(a signed type's range says nothing of the pixels')")
+        how = (
+            f"with values up to {high}, scaled by that largest value to 0-255 "
+            "(a signed type's range says nothing of the pixels')"
+        )
     log(f"note: {name}: frames are {dtype} {how}, as uint8")
     require_memory(X.size, f"{name}: the frames as uint8")
     out = np.empty(X.shape, dtype=np.uint8)
     for start in range(0, len(X), 256):  # in chunks: no float copy of the whole set
-        chunk = X[start:start + 256].astype(np.float64) * scale
+        chunk = X[start : start + 256].astype(np.float64) * scale
         # every value is in range already; the minimum only keeps rounding there
-        out[start:start + 256] = np.minimum(np.rint(chunk), 255)
+        out[start : start + 256] = np.minimum(np.rint(chunk), 255)
     return out
 
 

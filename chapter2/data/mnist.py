@@ -33,9 +33,11 @@ IDX_FILES = {  # role: the original file name (also found with .gz, or with a do
     "y_test": "t10k-labels-idx1-ubyte",
 }
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
-HOW_TO_GET = ("for the real MNIST, download mnist.npz "
-              "(https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) "
-              "or the four IDX files, and pass --data PATH")
+HOW_TO_GET = (
+    "for the real MNIST, download mnist.npz "
+    "(https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) "
+    "or the four IDX files, and pass --data PATH"
+)
 FULL_SIZES = (60000, 10000)  # MNIST: training and test digits
 
 
@@ -47,19 +49,31 @@ class Digits:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    name: str          # "MNIST" or "synthetic digits"
-    source: str        # "keras", "local:<path>" or "synthetic"
-    note: str = ""     # why this source was used, when it is not the first choice
+    name: str  # "MNIST" or "synthetic digits"
+    source: str  # "keras", "local:<path>" or "synthetic"
+    note: str = ""  # why this source was used, when it is not the first choice
 
     def first(self, n_train, n_test):
         """The first `n_train` training and `n_test` test digits."""
-        return Digits(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test],
-                      self.y_test[:n_test], self.name, self.source, self.note)
+        return Digits(
+            self.x_train[:n_train],
+            self.y_train[:n_train],
+            self.x_test[:n_test],
+            self.y_test[:n_test],
+            self.name,
+            self.source,
+            self.note,
+        )
 
     def info(self):
         """The dataset's description for metrics.json."""
-        return {"name": self.name, "source": self.source, "train": int(len(self.x_train)),
-                "test": int(len(self.x_test)), "note": self.note}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "train": int(len(self.x_train)),
+            "test": int(len(self.x_test)),
+            "note": self.note,
+        }
 
 
 def load(data=None, *, offline=False, seed=7, sizes=FULL_SIZES):
@@ -78,16 +92,22 @@ def load(data=None, *, offline=False, seed=7, sizes=FULL_SIZES):
         return _synthetic(seed, sizes, note)
     try:
         (x_train, y_train), (x_test, y_test) = _download()
-        digits = Digits(*_checked_arrays("Keras' mnist.npz", x_train, y_train, x_test, y_test),
-                        name="MNIST", source="keras")
+        digits = Digits(
+            *_checked_arrays("Keras' mnist.npz", x_train, y_train, x_test, y_test),
+            name="MNIST",
+            source="keras",
+        )
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:  # no network, a proxy, a damaged cache: fall back
         why = brief(f"{type(error).__name__}: {error}")
         note = f"MNIST download failed ({why}): generated stand-in digits, not MNIST"
-        print(f"data: could not load MNIST with keras.datasets.mnist.load_data(): {why}\n"
-              f"data: using generated stand-in digits instead (recorded as source 'synthetic'); "
-              f"{HOW_TO_GET}", flush=True)
+        print(
+            f"data: could not load MNIST with keras.datasets.mnist.load_data(): {why}\n"
+            f"data: using generated stand-in digits instead (recorded as source 'synthetic'); "
+            f"{HOW_TO_GET}",
+            flush=True,
+        )
         return _synthetic(seed, sizes, note)
     return digits.first(*sizes)
 
@@ -103,8 +123,9 @@ def _synthetic(seed, sizes, note):
     from chapter2.standins.digits import synthetic_mnist
 
     (x_train, y_train), (x_test, y_test) = synthetic_mnist(seed, *sizes)
-    return Digits(x_train, y_train, x_test, y_test, name="synthetic digits",
-                  source="synthetic", note=note)
+    return Digits(
+        x_train, y_train, x_test, y_test, name="synthetic digits", source="synthetic", note=note
+    )
 
 
 def load_local(path):
@@ -135,22 +156,27 @@ def load_local(path):
 
 # --- npz -------------------------------------------------------------------------
 
+
 def _load_npz(path):
     try:
         is_zip = zipfile.is_zipfile(path)
     except OSError as error:
         raise InputError(f"{path}: cannot read it ({_oserror(error)})") from None
     if not is_zip:
-        raise InputError(f"{path}: not an .npz (zip) archive (expected mnist.npz in Keras' "
-                         f"layout, or a folder with the four MNIST IDX files)")
+        raise InputError(
+            f"{path}: not an .npz (zip) archive (expected mnist.npz in Keras' "
+            f"layout, or a folder with the four MNIST IDX files)"
+        )
     found = {}
     try:
         check_npz_claims(path, NPZ_KEYS)
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]
             if missing:
-                raise InputError(f"{path}: missing array(s) {', '.join(missing)} (expected "
-                                 f"{', '.join(NPZ_KEYS)}; found {', '.join(archive.files) or 'none'})")
+                raise InputError(
+                    f"{path}: missing array(s) {', '.join(missing)} (expected "
+                    f"{', '.join(NPZ_KEYS)}; found {', '.join(archive.files) or 'none'})"
+                )
             for key in NPZ_KEYS:
                 found[key] = archive[key]
     except InputError:
@@ -158,7 +184,9 @@ def _load_npz(path):
     except OSError as error:
         raise InputError(f"{path}: cannot read it ({_oserror(error)})") from None
     except NPZ_ERRORS as error:
-        raise InputError(f"{path}: damaged or unreadable .npz ({brief(f'{type(error).__name__}: {error}', 120)})") from None
+        raise InputError(
+            f"{path}: damaged or unreadable .npz ({brief(f'{type(error).__name__}: {error}', 120)})"
+        ) from None
     return _checked_arrays(path, *(found[k] for k in NPZ_KEYS))
 
 
@@ -176,8 +204,10 @@ def _checked_arrays(where, x_train, y_train, x_test, y_test):
         if y.ndim != 1:
             raise InputError(f"{where}: y_{split} has shape {y.shape}, expected (N,) labels")
         if len(x) != len(y):
-            raise InputError(f"{where}: x_{split} has {len(x)} images but y_{split} has "
-                             f"{len(y)} labels (expected the same count)")
+            raise InputError(
+                f"{where}: x_{split} has {len(x)} images but y_{split} has "
+                f"{len(y)} labels (expected the same count)"
+            )
         if len(x) == 0:
             raise InputError(f"{where}: x_{split} is empty (expected at least one image)")
         x = _as_uint8(where, f"x_{split}", x, 255, "pixels 0-255 (uint8)")
@@ -200,6 +230,7 @@ def _as_uint8(where, name, a, top, expected):
 
 # --- IDX -------------------------------------------------------------------------
 
+
 def _find(folder, name):
     """The file for one IDX role: plain, gzipped, or with the dotted name."""
     dotted = name.replace("-idx", ".idx")
@@ -207,8 +238,10 @@ def _find(folder, name):
         p = folder / candidate
         if p.is_file():
             return p
-    raise InputError(f"{folder / name}: not found (expected {name} or {name}.gz in {folder}, "
-                     f"the four MNIST IDX files)")
+    raise InputError(
+        f"{folder / name}: not found (expected {name} or {name}.gz in {folder}, "
+        f"the four MNIST IDX files)"
+    )
 
 
 def _load_idx_folder(folder):
@@ -217,11 +250,14 @@ def _load_idx_folder(folder):
     y_train = _read_idx(files["y_train"], images=False)
     x_test = _read_idx(files["x_test"], images=True)
     y_test = _read_idx(files["y_test"], images=False)
-    for split, x, y, fx, fy in (("train", x_train, y_train, files["x_train"], files["y_train"]),
-                                ("test", x_test, y_test, files["x_test"], files["y_test"])):
+    for _, x, y, fx, fy in (
+        ("train", x_train, y_train, files["x_train"], files["y_train"]),
+        ("test", x_test, y_test, files["x_test"], files["y_test"]),
+    ):
         if len(x) != len(y):
-            raise InputError(f"{fy}: {len(y)} labels but {fx.name} has {len(x)} images "
-                             f"(expected the same count)")
+            raise InputError(
+                f"{fy}: {len(y)} labels but {fx.name} has {len(x)} images (expected the same count)"
+            )
     return _checked_arrays(folder, x_train, y_train, x_test, y_test)
 
 
@@ -235,16 +271,22 @@ def _read_idx(path, images):
         with opener(path, "rb") as f:
             header = f.read(header_size)
             if len(header) < 8:
-                raise InputError(f"{path}: truncated ({len(header)} bytes; expected an IDX "
-                                 f"{kind} header of {header_size} bytes)")
+                raise InputError(
+                    f"{path}: truncated ({len(header)} bytes; expected an IDX "
+                    f"{kind} header of {header_size} bytes)"
+                )
             magic = int.from_bytes(header[:4], "big")
             if magic != magic_expected:
-                raise InputError(f"{path}: bad magic number {magic} (expected {magic_expected}, "
-                                 f"an IDX file of {kind})")
+                raise InputError(
+                    f"{path}: bad magic number {magic} (expected {magic_expected}, "
+                    f"an IDX file of {kind})"
+                )
             if len(header) < header_size:
-                raise InputError(f"{path}: truncated ({len(header)} bytes; expected an IDX "
-                                 f"{kind} header of {header_size} bytes)")
-            dims = [int.from_bytes(header[i:i + 4], "big") for i in range(4, header_size, 4)]
+                raise InputError(
+                    f"{path}: truncated ({len(header)} bytes; expected an IDX "
+                    f"{kind} header of {header_size} bytes)"
+                )
+            dims = [int.from_bytes(header[i : i + 4], "big") for i in range(4, header_size, 4)]
             count = dims[0]
             if images and (dims[1], dims[2]) != (SIDE, SIDE):
                 raise InputError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
@@ -266,11 +308,15 @@ def _read_idx(path, images):
         raise InputError(f"{path}: cannot read it ({_oserror(error)})") from None
     if len(body) < size:
         have = len(body) // (SIDE * SIDE) if images else len(body)
-        raise InputError(f"{path}: truncated: the header says {count} {kind} but only "
-                         f"{len(body)} bytes of data follow (about {have}; expected {size} bytes)")
+        raise InputError(
+            f"{path}: truncated: the header says {count} {kind} but only "
+            f"{len(body)} bytes of data follow (about {have}; expected {size} bytes)"
+        )
     if len(body) > size:
-        raise InputError(f"{path}: more data than the header's {count} {kind} (expected exactly "
-                         f"{size} bytes after the header)")
+        raise InputError(
+            f"{path}: more data than the header's {count} {kind} (expected exactly "
+            f"{size} bytes after the header)"
+        )
     a = np.frombuffer(body, dtype=np.uint8)
     return a.reshape(count, SIDE, SIDE) if images else a
 

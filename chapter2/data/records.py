@@ -31,8 +31,9 @@ def is_file(path, where, what, name=None):
     except OSError as err:
         raise InputError(f"{where}: cannot look up {what} {name} ({reason(err)})") from None
     except ValueError as err:  # an embedded NUL byte
-        raise InputError(f"{where}: {what} {name} is not a usable file name ({brief(err)})") \
-            from None
+        raise InputError(
+            f"{where}: {what} {name} is not a usable file name ({brief(err)})"
+        ) from None
 
 
 def read_text(path, what):
@@ -44,8 +45,9 @@ def read_text(path, what):
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise InputError(f"{path}: the {what} is {kind}, expected a text file")
-        require_memory(TEXT_MEMORY_FACTOR * info.st_size,
-                       f"{path}: the {what} ({info.st_size:,} bytes)")
+        require_memory(
+            TEXT_MEMORY_FACTOR * info.st_size, f"{path}: the {what} ({info.st_size:,} bytes)"
+        )
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: the {what} is not UTF-8 text (byte {err.start})") from None
@@ -117,7 +119,9 @@ def whole_numbers(value, where, what):
     """A set of ints from a JSON list of whole numbers (None: empty)."""
     if value is None:
         return set()
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         raise InputError(f"{where}: {what} is {short(value)}, expected a list of whole numbers")
     return set(value)
 
@@ -134,5 +138,5 @@ def shown(name, limit=80):
     the middle, with its length."""
     text = name if name.isprintable() else repr(name)[1:-1]
     if limit is not None and len(text) > limit:
-        text = f"{text[:limit // 2]}...{text[-limit // 4:]} ({len(name):,} characters)"
+        text = f"{text[: limit // 2]}...{text[-limit // 4 :]} ({len(name):,} characters)"
     return text

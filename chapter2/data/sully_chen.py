@@ -19,12 +19,14 @@ from .frames import read_images
 from .records import is_file, lines, number, read_text, short, shown
 
 LIST_NAME = "data.txt"
-MAX_ANGLE_DEGREES = 180.0     # steering-wheel degrees mapped to +-1 (beyond: clipped)
+MAX_ANGLE_DEGREES = 180.0  # steering-wheel degrees mapped to +-1 (beyond: clipped)
 
 
 def is_recording(path):
     """Whether `path` is a Sully Chen folder (it holds data.txt) or a data.txt file."""
-    return (path.is_dir() and (path / LIST_NAME).is_file()) or (path.is_file() and path.suffix.lower() == ".txt")
+    return (path.is_dir() and (path / LIST_NAME).is_file()) or (
+        path.is_file() and path.suffix.lower() == ".txt"
+    )
 
 
 def load_recording(path, *, log=print):
@@ -37,8 +39,9 @@ def load_recording(path, *, log=print):
         where = f"{listing}: line {line_number}"
         fields = line.split()
         if len(fields) < 2:
-            raise InputError(f"{where}: expected '<image>.jpg <angle in degrees>', "
-                             f"found {short(line.strip())}")
+            raise InputError(
+                f"{where}: expected '<image>.jpg <angle in degrees>', found {short(line.strip())}"
+            )
         name, angle = fields[0], fields[1].split(",")[0]
         degrees.append(number(angle, where, "the angle"))
         image = listing.parent / name
@@ -46,11 +49,19 @@ def load_recording(path, *, log=print):
             raise InputError(f"{where}: image {shown(name)} not found in {listing.parent}")
         records.append((image, where))
     if not records:
-        raise InputError(f"{listing}: lists no images (expected '<image>.jpg <angle in degrees>' per line)")
+        raise InputError(
+            f"{listing}: lists no images (expected '<image>.jpg <angle in degrees>' per line)"
+        )
     degrees = np.asarray(degrees, np.float64)
     clipped = int(np.sum(np.abs(degrees) > MAX_ANGLE_DEGREES))
     if clipped:
-        log(f"{listing}: {clipped} of {len(degrees)} angles beyond +-{MAX_ANGLE_DEGREES:g} degrees clipped to full lock")
+        log(
+            f"{listing}: {clipped} of {len(degrees)} angles beyond +-{MAX_ANGLE_DEGREES:g} degrees clipped to full lock"
+        )
     X = read_images(records, log=log, what="camera images")
     Y = np.clip(degrees / MAX_ANGLE_DEGREES, -1, 1).astype(np.float32)
-    return X, Y, {"format": "sully chen", "max_angle_degrees": MAX_ANGLE_DEGREES, "clipped": clipped}
+    return (
+        X,
+        Y,
+        {"format": "sully chen", "max_angle_degrees": MAX_ANGLE_DEGREES, "clipped": clipped},
+    )

@@ -31,13 +31,15 @@ from .records import is_file, number, read_text, shown
 
 LOG_NAME = "driving_log.csv"
 COLUMNS = ("center", "left", "right", "steering", "throttle", "brake", "speed")
-SIDE_CAMERAS = False          # also train on the left and right cameras
-SIDE_CORRECTION = 0.2         # steering added for the left camera, taken away for the right
+SIDE_CAMERAS = False  # also train on the left and right cameras
+SIDE_CORRECTION = 0.2  # steering added for the left camera, taken away for the right
 
 
 def is_recording(path):
     """Whether `path` is a Udacity recording: a folder with driving_log.csv, or a .csv file."""
-    return (path.is_dir() and (path / LOG_NAME).is_file()) or (path.is_file() and path.suffix.lower() == ".csv")
+    return (path.is_dir() and (path / LOG_NAME).is_file()) or (
+        path.is_file() and path.suffix.lower() == ".csv"
+    )
 
 
 def find_image(field, csv_path, where=None):
@@ -63,8 +65,10 @@ def _csv_problem(err):
     """What Python's csv reader found wrong, in words that name the limit."""
     text = str(err)
     if "field larger than field limit" in text:
-        return (f"a field longer than {csv.field_size_limit():,} characters "
-                "(image paths and numbers are short)")
+        return (
+            f"a field longer than {csv.field_size_limit():,} characters "
+            "(image paths and numbers are short)"
+        )
     return f"not a readable CSV row ({brief(err, 120)})"
 
 
@@ -82,8 +86,10 @@ def load_recording(path, *, log=print, side_cameras=None, correction=None):
         try:
             row = next(reader, None)
         except csv.Error as err:
-            raise InputError(f"{csv_path}: line {reader.line_num}: {_csv_problem(err)}; expected "
-                             f"{','.join(COLUMNS)}") from None
+            raise InputError(
+                f"{csv_path}: line {reader.line_num}: {_csv_problem(err)}; expected "
+                f"{','.join(COLUMNS)}"
+            ) from None
         if row is None:
             break
         if not row or not "".join(row).strip():
@@ -94,7 +100,9 @@ def load_recording(path, *, log=print, side_cameras=None, correction=None):
             if header:
                 continue
         if len(row) < 4:
-            raise InputError(f"{where}: {len(row)} columns, expected {len(COLUMNS)}: {','.join(COLUMNS)}")
+            raise InputError(
+                f"{where}: {len(row)} columns, expected {len(COLUMNS)}: {','.join(COLUMNS)}"
+            )
         steering = number(row[3].strip(), where, "the steering column")
         for column, shift in cameras:
             if not row[column].strip():

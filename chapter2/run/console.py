@@ -23,9 +23,12 @@ _NOISE = re.compile(
     rb"cuda|cuInit|cudart|cuDNN|cuFFT|cuBLAS|TF-TRT|cpu_feature_guard|oneDNN|"
     rb"XLA service|StreamExecutor|Compiled cluster using XLA|GeneratorDataset iterator|"
     rb"Local rendezvous|End of sequence|computation_placer|rebuild TensorFlow|"
-    rb"NodeDef mentions attribute use_unbounded_threadpool")
-_ALWAYS_DROP = (b"WARNING: All log messages before absl::InitializeLog()",
-                b"To enable the following instructions:")
+    rb"NodeDef mentions attribute use_unbounded_threadpool"
+)
+_ALWAYS_DROP = (
+    b"WARNING: All log messages before absl::InitializeLog()",
+    b"To enable the following instructions:",
+)
 
 _installed = None
 
@@ -60,8 +63,9 @@ def quiet():
         os.close(write_end)
     except OSError:
         return  # no file descriptor 2 to filter: nothing to do
-    thread = threading.Thread(target=_forward, args=(read_end, original), daemon=True,
-                              name="stderr-filter")
+    thread = threading.Thread(
+        target=_forward, args=(read_end, original), daemon=True, name="stderr-filter"
+    )
     thread.start()
     _installed = (original, thread)
     atexit.register(restore)
@@ -86,7 +90,7 @@ def _forward(read_end, original):
 def _write_all(fd, data):
     while data:
         try:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
         except OSError:
             return
 

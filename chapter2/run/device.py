@@ -55,7 +55,9 @@ def describe():
     """What TensorFlow computes on: kernels and thread pools (imports TensorFlow)."""
     import tensorflow as tf
 
-    return {"cpu_kernels": "oneDNN" if onednn_state() == "on" else f"oneDNN {onednn_state()}",
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "auto",
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "auto",
-            "gpus": len(tf.config.list_physical_devices("GPU"))}
+    return {
+        "cpu_kernels": "oneDNN" if onednn_state() == "on" else f"oneDNN {onednn_state()}",
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "auto",
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "auto",
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }

@@ -121,7 +121,11 @@ class EpochLoop:
         """Train one epoch on tensors `x`, `y`; return its logs (floats)."""
         try:
             results = self._epoch(x, y)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError):
+        except (
+            tf.errors.InvalidArgumentError,
+            tf.errors.UnimplementedError,
+            tf.errors.InternalError,
+        ):
             if not self.jit_compile:
                 raise
             # XLA cannot compile this model: the same graph without it. (XLA
@@ -136,7 +140,7 @@ class EpochLoop:
         for metric in self.metrics:
             metric.reset_state()
         n = x.shape[0]
-        full, rest = divmod(n, size)   # `full` mini-batches of `size`, then one of `rest`
+        full, rest = divmod(n, size)  # `full` mini-batches of `size`, then one of `rest`
         order = tf.random.shuffle(tf.range(n)) if self.shuffle else tf.range(n)
         weights = model.trainable_variables
 
@@ -157,12 +161,15 @@ class EpochLoop:
             loss, y_pred = train_on(tf.slice(order, [i * size], [size]), size)
             return i + 1, loss_sum + loss, predictions.write(i, y_pred)
 
-        predictions = tf.TensorArray(tf.float32, size=full, element_shape=[size] + y.shape[1:].as_list())
+        predictions = tf.TensorArray(
+            tf.float32, size=full, element_shape=[size] + y.shape[1:].as_list()
+        )
         _, loss_sum, predictions = tf.while_loop(
-            lambda i, *_: i < full, one_step, [tf.constant(0), tf.constant(0.0), predictions])
+            lambda i, *_: i < full, one_step, [tf.constant(0), tf.constant(0.0), predictions]
+        )
         predicted = tf.reshape(predictions.stack(), [full * size] + y.shape[1:].as_list())
         if rest:  # the last, smaller mini-batch (a stateful layer refuses it, as in fit)
-            loss, y_pred = train_on(order[full * size:], rest)
+            loss, y_pred = train_on(order[full * size :], rest)
             loss_sum, predicted = loss_sum + loss, tf.concat([predicted, y_pred], axis=0)
         self.loss_tracker.update_state(loss_sum / n, sample_weight=n)
         for metric in self.other_metrics:
@@ -170,11 +177,21 @@ class EpochLoop:
         return {metric.name: metric.result() for metric in self.metrics}
 
 
-xla_from_epochs = 200   # "auto": runs this long repay XLA's compile time
+xla_from_epochs = 200  # "auto": runs this long repay XLA's compile time
 
 
-def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, callbacks=None, initial_epoch=0,
-        jit_compile="auto"):
+def fit(
+    model,
+    x,
+    y,
+    *,
+    epochs,
+    batch_size=32,
+    shuffle=True,
+    callbacks=None,
+    initial_epoch=0,
+    jit_compile="auto",
+):
     """Train the compiled `model` like ``model.fit(x, y, batch_size, epochs,
     shuffle, callbacks, initial_epoch)``, each epoch's steps in one call.
 
@@ -197,8 +214,9 @@ def fit(model, x, y, *, epochs, batch_size=32, shuffle=True, callbacks=None, ini
         jit_compile = epochs - initial_epoch >= xla_from_epochs
     loop = EpochLoop(model, batch_size, shuffle=shuffle, jit_compile=jit_compile)
     history = keras.callbacks.History()
-    callbacks = keras.callbacks.CallbackList(list(callbacks or []) + [history], model=model,
-                                             epochs=epochs, steps=1, verbose=0)
+    callbacks = keras.callbacks.CallbackList(
+        list(callbacks or []) + [history], model=model, epochs=epochs, steps=1, verbose=0
+    )
     model.stop_training = False
     callbacks.on_train_begin()
     logs = {}

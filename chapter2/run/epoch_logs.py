@@ -1,7 +1,8 @@
 """Per-epoch logging cheap enough for epochs of a few milliseconds.
 
 Keras' TensorBoard callback writes each epoch's scalars with several eager
-TensorFlow calls, which take longer than an epoch of the alphabet LSTM. ``EpochScalars`` writes the same scalars (the same
+TensorFlow calls, which take longer than an epoch of the alphabet LSTM.
+``EpochScalars`` writes the same scalars (the same
 ``epoch_<name>`` tags in the same ``train``/``validation`` folders, one step
 per epoch) in one compiled call every few epochs and at the end of training.
 ``EpochLines`` prints one console line every few epochs instead of one per
@@ -37,13 +38,21 @@ class EpochScalars(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # The curves of training; an epoch's wall time goes to history.csv, not here.
-        numbers = {k: float(v) for k, v in (logs or {}).items() if k != "epoch_seconds"
-                   and isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+        numbers = {
+            k: float(v)
+            for k, v in (logs or {}).items()
+            if k != "epoch_seconds"
+            and isinstance(v, (int, float, np.number))
+            and not isinstance(v, bool)
+        }
         self.rows.append((int(epoch), numbers))
         # Written with every resume point: each `every` epochs, the last
         # epoch, and an epoch after which training stops.
-        if (epoch + 1) % self.every == 0 or epoch + 1 == (self.params or {}).get("epochs") \
-                or getattr(self.model, "stop_training", False):
+        if (
+            (epoch + 1) % self.every == 0
+            or epoch + 1 == (self.params or {}).get("epochs")
+            or getattr(self.model, "stop_training", False)
+        ):
             self.flush()
 
     def on_train_end(self, logs=None):
@@ -60,13 +69,16 @@ class EpochScalars(keras.callbacks.Callback):
         rows, self.rows = self.rows, []
         for folder, prefix in (("train", None), ("validation", "val_")):
             # The logs every epoch of the batch has (a key only some epochs have is left out).
-            names = sorted(k for k in set.intersection(*(set(logs) for _, logs in rows))
-                           if (k.startswith(prefix) if prefix else not k.startswith("val_")))
+            names = sorted(
+                k
+                for k in set.intersection(*(set(logs) for _, logs in rows))
+                if (k.startswith(prefix) if prefix else not k.startswith("val_"))
+            )
             if not names:
                 continue
             steps = np.array([epoch for epoch, _ in rows], dtype="int64")
             values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
-            tags = tuple("epoch_" + (k[len(prefix):] if prefix else k) for k in names)
+            tags = tuple("epoch_" + (k[len(prefix) :] if prefix else k) for k in names)
             self._writer_for(folder, tags)(steps, values)
             self._writers[folder].flush()
 
@@ -119,10 +131,15 @@ class EpochLines(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             if name == "epoch_seconds" or isinstance(value, str):
                 continue
-            parts.append(f"{name} {float(value) * 100:.1f}%" if name.endswith("accuracy")
-                         else f"{name} {float(value):.4f}")
+            parts.append(
+                f"{name} {float(value) * 100:.1f}%"
+                if name.endswith("accuracy")
+                else f"{name} {float(value):.4f}"
+            )
         now = time.perf_counter()
         width = len(str(self.epochs))
-        print(f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  ({now - self._since:.2f} s)",
-              flush=True)
+        print(
+            f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  ({now - self._since:.2f} s)",
+            flush=True,
+        )
         self._since = now

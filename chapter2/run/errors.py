@@ -17,4 +17,4 @@ def brief(err, limit=160):
     """An exception's message on one line, cut to `limit` characters, for an
     error or notice line (its type name when it has no message)."""
     text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,9 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-METRICS_FILE = "metrics.json"   # what ran, on what, how well: written when the run finishes
-HISTORY_FILE = "history.csv"    # one row per epoch (Keras' CSVLogger)
-IDENTITY_FILE = "run.json"      # what the run is: written first, it makes the folder a run folder
+METRICS_FILE = "metrics.json"  # what ran, on what, how well: written when the run finishes
+HISTORY_FILE = "history.csv"  # one row per epoch (Keras' CSVLogger)
+IDENTITY_FILE = "run.json"  # what the run is: written first, it makes the folder a run folder
 
 
 @contextlib.contextmanager
@@ -110,4 +110,6 @@ def _number(text):
         return None
     if not math.isfinite(value):
         return None
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+    return (
+        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+    )

@@ -121,15 +121,22 @@ def _converter(name, default):
         def parse_tuple(text):
             parts = [p for p in text.split(",") if p.strip() != ""]
             if not parts:
-                raise argparse.ArgumentTypeError(f"{flag_name(name)} expects a comma list like {flag_text(default)}")
+                raise argparse.ArgumentTypeError(
+                    f"{flag_name(name)} expects a comma list like {flag_text(default)}"
+                )
             if not uniform and len(parts) != len(default):
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects {len(default)} comma-separated values like {flag_text(default)}")
+                    f"{flag_name(name)} expects {len(default)} comma-separated values like {flag_text(default)}"
+                )
             try:
-                return tuple(scalar(kinds[0] if uniform else kinds[i], p.strip()) for i, p in enumerate(parts))
+                return tuple(
+                    scalar(kinds[0] if uniform else kinds[i], p.strip())
+                    for i, p in enumerate(parts)
+                )
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects a comma list like {flag_text(default)}, got {text!r}") from None
+                    f"{flag_name(name)} expects a comma list like {flag_text(default)}, got {text!r}"
+                ) from None
 
         return parse_tuple
 
@@ -141,7 +148,8 @@ def _converter(name, default):
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"{flag_name(name)} expects {'a number' if kind in (int, float) else kind.__name__}"
-                f"{' (a whole number)' if kind is int else ''}, got {text!r}") from None
+                f"{' (a whole number)' if kind is int else ''}, got {text!r}"
+            ) from None
 
     return parse_scalar
 
@@ -170,6 +178,7 @@ def _check_bounds(flag, value, bound):
 
 # --- reading the constants block from the source ------------------------------
 
+
 def describe(source):
     """{constant: (group, help text)} from a script's source text: the
     comment on a constant's line(s) and the indented comment lines right
@@ -182,18 +191,31 @@ def describe(source):
                 comments[tok.start[0]] = (tok.start[1], tok.string.lstrip("#").strip())
     except (tokenize.TokenError, SyntaxError):
         return {}
-    headers = {n: m.group(1) for n, (col, _) in comments.items()
-               if col == 0 and (m := _HEADER.match(lines[n - 1]))}
+    headers = {
+        n: m.group(1)
+        for n, (col, _) in comments.items()
+        if col == 0 and (m := _HEADER.match(lines[n - 1]))
+    }
     found = {}
     for node in ast.parse(source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+        if not (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             continue
         name = node.targets[0].id
-        group = next((headers[n] for n in sorted(headers, reverse=True) if n < node.lineno), "settings")
+        group = next(
+            (headers[n] for n in sorted(headers, reverse=True) if n < node.lineno), "settings"
+        )
         text = [comments[n][1] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
         n = node.end_lineno + 1
-        while n in comments and lines[n - 1].strip().startswith("#") and comments[n][0] > 0 \
-                and not _HEADER.match(lines[n - 1].strip()):
+        while (
+            n in comments
+            and lines[n - 1].strip().startswith("#")
+            and comments[n][0] > 0
+            and not _HEADER.match(lines[n - 1].strip())
+        ):
             text.append(comments[n][1])
             n += 1
         found[name] = (group, " ".join(t for t in text if t))
@@ -204,7 +226,11 @@ def _literals(tree):
     """Module-level NAME = <literal> assignments of a parsed script."""
     values = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             try:
                 values[node.targets[0].id] = ast.literal_eval(node.value)
             except (ValueError, SyntaxError, TypeError):
@@ -215,8 +241,13 @@ def _literals(tree):
 def _parse_call_kwargs(tree, literals):
     """The literal keyword arguments of the script's ``flags.parse(...)`` call."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parse" \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "flags":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "parse"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "flags"
+        ):
             kwargs = {}
             for kw in node.keywords:
                 if isinstance(kw.value, ast.Name) and kw.value.id in literals:
@@ -243,8 +274,19 @@ def help_from_source(path):
 
 # --- the parser ------------------------------------------------------------------
 
-def build_parser(constants, described, namespace, *, quick=None, lab=None, bounds=None, data=None,
-                 options=None, seed=7):
+
+def build_parser(
+    constants,
+    described,
+    namespace,
+    *,
+    quick=None,
+    lab=None,
+    bounds=None,
+    data=None,
+    options=None,
+    seed=7,
+):
     """The argparse parser of a script: its constants by group, its options, the run flags."""
     doc = namespace.get("__doc__") or ""
     parser = _Parser(
@@ -263,16 +305,30 @@ def build_parser(constants, described, namespace, *, quick=None, lab=None, bound
 
     for name, default in constants.items():
         group_name, text = described.get(name, ("settings", ""))
-        helptext = f"{text} [default: {flag_text(default)}]" if text else f"[default: {flag_text(default)}]"
+        helptext = (
+            f"{text} [default: {flag_text(default)}]"
+            if text
+            else f"[default: {flag_text(default)}]"
+        )
         helptext = helptext.replace("%", "%%")
         if isinstance(default, bool):
-            group(group_name).add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
-                                           default=None, help=helptext)
+            group(group_name).add_argument(
+                flag_name(name),
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=helptext,
+            )
         else:
             kind = type(default[0] if isinstance(default, tuple) else default).__name__.upper()
             group(group_name).add_argument(
-                flag_name(name), dest=name, type=_converter(name, default), default=None,
-                metavar=kind + ("S" if isinstance(default, tuple) else ""), help=helptext)
+                flag_name(name),
+                dest=name,
+                type=_converter(name, default),
+                default=None,
+                metavar=kind + ("S" if isinstance(default, tuple) else ""),
+                help=helptext,
+            )
     script = group("script options")
     if data:
         script.add_argument("--data", type=Path, default=None, metavar="PATH", help=data)
@@ -280,29 +336,54 @@ def build_parser(constants, described, namespace, *, quick=None, lab=None, bound
         if option == "distribute":  # two flags: --distribute and --cpu-replicas
             distribute.add_flags(script)
             continue
-        script.add_argument("--" + option.replace("_", "-"), dest=option, help=helptext, **OPTIONS[option])
+        script.add_argument(
+            "--" + option.replace("_", "-"), dest=option, help=helptext, **OPTIONS[option]
+        )
     run = group("run")  # the constants under a "# --- Run ---" header share it
     sizes = run.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true",
-                       help=f"smoke run: {_overrides(quick)}; checks that the script works, "
-                            "its figures are not results")
-    sizes.add_argument("--lab", action="store_true",
-                       help=f"lab size for the exercises: {_overrides(lab)}; shows an exercise's effect "
-                            "in minutes (docs/exercises.md)")
-    run.add_argument("--seed", type=_seed, default=seed,
-                     help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {seed}]")
-    run.add_argument("--deterministic", action="store_true",
-                     help="make a CPU run repeat bit for bit (TensorFlow's deterministic ops; slower)")
-    run.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
-                     help="run folder [default: runs/<script>/<date-time>-<changed settings>]; "
-                          "rerun with the same folder to resume")
-    run.add_argument("--name", default=None, metavar="TEXT", help="a label added to the run folder's name")
+    sizes.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {_overrides(quick)}; checks that the script works, "
+        "its figures are not results",
+    )
+    sizes.add_argument(
+        "--lab",
+        action="store_true",
+        help=f"lab size for the exercises: {_overrides(lab)}; shows an exercise's effect "
+        "in minutes (docs/exercises.md)",
+    )
+    run.add_argument(
+        "--seed",
+        type=_seed,
+        default=seed,
+        help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {seed}]",
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="make a CPU run repeat bit for bit (TensorFlow's deterministic ops; slower)",
+    )
+    run.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run folder [default: runs/<script>/<date-time>-<changed settings>]; "
+        "rerun with the same folder to resume",
+    )
+    run.add_argument(
+        "--name", default=None, metavar="TEXT", help="a label added to the run folder's name"
+    )
     run.add_argument("--show", action="store_true", help="also open the figures in windows")
     return parser
 
 
 def _overrides(sizes):
-    return ", ".join(f"{flag_name(k)} {flag_text(v)}" for k, v in (sizes or {}).items()) or "the full settings"
+    return (
+        ", ".join(f"{flag_name(k)} {flag_text(v)}" for k, v in (sizes or {}).items())
+        or "the full settings"
+    )
 
 
 def _seed(text):
@@ -311,11 +392,15 @@ def _seed(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seed expects a whole number, got {text!r}") from None
     if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
-        raise argparse.ArgumentTypeError(f"--seed must be from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"--seed must be from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {value}"
+        )
     return value
 
 
-def parse(namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None, options=None, seed=7):
+def parse(
+    namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None, options=None, seed=7
+):
     """Parse `argv` into a Config built from the constants in `namespace`.
 
     namespace:   the script's ``globals()``.
@@ -331,9 +416,20 @@ def parse(namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None,
     """
     constants = constants_of(namespace)
     path = namespace.get("__file__")
-    described = describe(Path(path).read_text(encoding="utf-8")) if path and Path(path).is_file() else {}
-    parser = build_parser(constants, described, namespace, quick=quick, lab=lab, bounds=bounds, data=data,
-                          options=options, seed=seed)
+    described = (
+        describe(Path(path).read_text(encoding="utf-8")) if path and Path(path).is_file() else {}
+    )
+    parser = build_parser(
+        constants,
+        described,
+        namespace,
+        quick=quick,
+        lab=lab,
+        bounds=bounds,
+        data=data,
+        options=options,
+        seed=seed,
+    )
     args = parser.parse_args(argv)
     size = dict((quick if args.quick else lab if args.lab else None) or {})
     bounds = dict(bounds or {})
@@ -344,17 +440,24 @@ def parse(namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None,
         if isinstance(values[name], (int, float, tuple)) and not isinstance(values[name], bool):
             _check_bounds(flag_name(name), values[name], bounds.get(name, (0, None)))
     if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}", args.name):
-        raise InputError(f"--name expects up to 40 letters, digits, '.', '_' or '-', got {args.name!r}")
+        raise InputError(
+            f"--name expects up to 40 letters, digits, '.', '_' or '-', got {args.name!r}"
+        )
     if args.run_dir is not None and (args.run_dir / "metrics.json").exists():
-        raise InputError(f"--run-dir {args.run_dir}: already holds a finished run (metrics.json); "
-                         "choose a new folder")
+        raise InputError(
+            f"--run-dir {args.run_dir}: already holds a finished run (metrics.json); "
+            "choose a new folder"
+        )
     options = {k: v for k, v in vars(args).items() if k not in constants}
     # Changes are measured against the values the script ships with, so an
     # edited constant counts like a flag; a smoke or lab run's own values are no change.
     shipped = chapter.shipped(Path(path).stem) if path else None
     shipped = {k: v for k, v in (shipped or {}).items() if k in constants}
-    edited = [k for k, v in shipped.items() if constants[k] != v and getattr(args, k) is None
-              and k not in size]
+    edited = [
+        k
+        for k, v in shipped.items()
+        if constants[k] != v and getattr(args, k) is None and k not in size
+    ]
     defaults = {**constants, **shipped, **size}
     cfg = Config(values, options, defaults=defaults, edited=edited)
     seed_everything(cfg.seed, cfg.deterministic)
@@ -403,8 +506,11 @@ def _run(main, argv):
         return 1
     except KeyboardInterrupt:
         command = resume_command(argv)
-        print("\ninterrupted" + (f": to resume from the last finished epoch, run:\n  {command}" if command else ""),
-              file=sys.stderr)
+        print(
+            "\ninterrupted"
+            + (f": to resume from the last finished epoch, run:\n  {command}" if command else ""),
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         return 1
@@ -423,7 +529,7 @@ def resume_command(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
     for i, a in enumerate(args):  # drop any --run-dir the command had, then name the folder
         if a == "--run-dir":
-            del args[i:i + 2]
+            del args[i : i + 2]
             break
         if a.startswith("--run-dir="):
             del args[i]
@@ -440,8 +546,11 @@ def _environment_failure(err):
     if code == errno.ENOSPC or "No space left on device" in text:
         where = getattr(err, "filename", None) or current_run_dir or "the disk"
         command = resume_command()
-        print(f"error: no space left on the disk while writing {where}; nothing already written was lost: "
-              "free some space, then " + (f"resume with: {command}" if command else "rerun"), file=sys.stderr)
+        print(
+            f"error: no space left on the disk while writing {where}; nothing already written was lost: "
+            "free some space, then " + (f"resume with: {command}" if command else "rerun"),
+            file=sys.stderr,
+        )
         return DISK_FULL
     if code in (errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EDQUOT):
         name = getattr(err, "filename", None) or "a file"

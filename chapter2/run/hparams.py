@@ -67,15 +67,15 @@ HEADLINE = {
 # Every figure `headline` can give, in the order tables show them, with
 # whether lower is better.
 FIGURES = {
-    "val_loss": True,            # Chapter_2_1: reconstruction loss on the test digits
-    "code_size": True,           # Chapter_2_1: numbers in the encoder's code (exercise 2)
-    "test_mse": True,            # Chapter_2_2/2_3: steering error on the test split
+    "val_loss": True,  # Chapter_2_1: reconstruction loss on the test digits
+    "code_size": True,  # Chapter_2_1: numbers in the encoder's code (exercise 2)
+    "test_mse": True,  # Chapter_2_2/2_3: steering error on the test split
     "test_mae": True,
-    "autonomy": False,           # Chapter_2_2/2_3: closed-loop drive, % of time without help
-    "accuracy": False,           # Chapter_2_4: next letter right, fraction of the pairs
-    "generated_right": False,    # Chapter_2_4: generated sequences entirely right (exercise 9)
+    "autonomy": False,  # Chapter_2_2/2_3: closed-loop drive, % of time without help
+    "accuracy": False,  # Chapter_2_4: next letter right, fraction of the pairs
+    "generated_right": False,  # Chapter_2_4: generated sequences entirely right (exercise 9)
     "held_out_accuracy": False,  # Chapter_2_5: next move right on the held-out games
-    "win_rate": False,           # Chapter_2_5: wins against the simulated players, mean
+    "win_rate": False,  # Chapter_2_5: wins against the simulated players, mean
     "parameters": True,
     "epochs": True,
     "seconds_per_epoch": True,
@@ -87,9 +87,19 @@ FIGURES = {
 # The figures a run logs for TensorBoard (HParams columns, Scalars sections
 # ``final/`` and ``run/``): each script's own and the model's size and speed;
 # compare shows the rest (epochs, samples per second, training time).
-BOARD_FIGURES = ("val_loss", "code_size", "test_mse", "test_mae", "autonomy", "accuracy",
-                 "generated_right", "held_out_accuracy", "win_rate", "parameters",
-                 "seconds_per_epoch")
+BOARD_FIGURES = (
+    "val_loss",
+    "code_size",
+    "test_mse",
+    "test_mae",
+    "autonomy",
+    "accuracy",
+    "generated_right",
+    "held_out_accuracy",
+    "win_rate",
+    "parameters",
+    "seconds_per_epoch",
+)
 # The sections of the figures, both after Keras' epoch_... curves: the
 # script's ranking figure (HEADLINE), then the others.
 RANKING_SECTION = "final"
@@ -213,12 +223,21 @@ def log_run(log_dir, record, *, start_time=None):
     script = record.get("script") or "run"
     run_dir = record.get("run_dir") or Path(log_dir).parent
     ranking = HEADLINE.get(script)
-    figures = {f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
-               for name, value in headline(record).items() if name in BOARD_FIGURES}
+    figures = {
+        f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
+        for name, value in headline(record).items()
+        if name in BOARD_FIGURES
+    }
     epochs = _number((record.get("timing") or {}).get("epochs")) or 0
     settings = board_settings(script, record.get("config") or {})
-    return log_hparams(tblog.whole_run_dir(log_dir), settings, figures, trial_name(script, run_dir),
-                       start_time=start_time, step=int(epochs))
+    return log_hparams(
+        tblog.whole_run_dir(log_dir),
+        settings,
+        figures,
+        trial_name(script, run_dir),
+        start_time=start_time,
+        step=int(epochs),
+    )
 
 
 def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, step=0):
@@ -241,13 +260,19 @@ def log_hparams(log_dir, hparams, metrics, run_name=None, *, start_time=None, st
     from tensorboard.plugins.hparams import summary as hp_v1
 
     log_dir = Path(log_dir)
-    values = {str(k): v for k, v in ((k, hparam_value(v)) for k, v in hparams.items()) if v is not None}
+    values = {
+        str(k): v for k, v in ((k, hparam_value(v)) for k, v in hparams.items()) if v is not None
+    }
     figures = {str(k): n for k, n in ((k, _number(v)) for k, v in metrics.items()) if n is not None}
     trial = str(run_name) if run_name else str(log_dir)
     writer = tf.summary.create_file_writer(str(log_dir))
     try:
         with writer.as_default():
-            hp.hparams(values, trial_id=trial, start_time_secs=start_time if start_time is not None else time.time())
+            hp.hparams(
+                values,
+                trial_id=trial,
+                start_time_secs=start_time if start_time is not None else time.time(),
+            )
             for name, number in figures.items():
                 tf.summary.scalar(name, number, step=step)
             end = hp_v1.session_end_pb(api_pb2.STATUS_SUCCESS)

@@ -38,8 +38,16 @@ import numpy as np
 
 from chapter2.run import distribute, flags, hparams, plots
 from chapter2.run.errors import InputError, TrainingDiverged
-from chapter2.run.files import (HISTORY_FILE, IDENTITY_FILE, METRICS_FILE, atomic_path, csv_rows,
-                                read_history, read_json, write_json)
+from chapter2.run.files import (
+    HISTORY_FILE,
+    IDENTITY_FILE,
+    METRICS_FILE,
+    atomic_path,
+    csv_rows,
+    read_history,
+    read_json,
+    write_json,
+)
 from chapter2.run.flags import flag_text
 from chapter2.run.resume import ResumePoints, SaveResumePoint
 
@@ -88,11 +96,15 @@ class Run:
         wanted = self.cfg.constants.get("EPOCHS")
         if epoch and record.get("finished"):
             epoch = max(epoch, wanted or epoch)
-            print(f"resuming: training had finished ({record['epoch']} epochs); running the steps after it")
+            print(
+                f"resuming: training had finished ({record['epoch']} epochs); running the steps after it"
+            )
         elif epoch:
             if wanted is not None and epoch > wanted:
-                raise InputError(f"--run-dir {self.path}: {epoch} epochs are done already; --epochs {wanted} "
-                                 f"is fewer: rerun with --epochs {epoch} or more to resume")
+                raise InputError(
+                    f"--run-dir {self.path}: {epoch} epochs are done already; --epochs {wanted} "
+                    f"is fewer: rerun with --epochs {epoch} or more to resume"
+                )
             print(f"resuming: after epoch {epoch}")
         for cb in self._stateful:
             cb.restore(self.points.state.get(type(cb).__name__) or {})
@@ -110,8 +122,11 @@ class Run:
         if self._model is None:
             raise RuntimeError("call run.resume(model, callbacks) before run.callbacks()")
         self.samples_per_epoch = samples_per_epoch
-        return [EpochGuard(), keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True),
-                SaveResumePoint(self.points, every=backup_every, states=self._stateful)]
+        return [
+            EpochGuard(),
+            keras.callbacks.CSVLogger(str(self.file(HISTORY_FILE)), append=True),
+            SaveResumePoint(self.points, every=backup_every, states=self._stateful),
+        ]
 
     def history(self):
         """Per-epoch logs of the whole run (all resumed parts), from history.csv."""
@@ -141,7 +156,9 @@ class Run:
         timing = {"train_seconds": round(sum(seconds), 3), "epochs": len(history)}
         if seconds and self.samples_per_epoch:
             steady = seconds[1:] or seconds  # the first epoch also builds and traces
-            timing["samples_per_second"] = round(self.samples_per_epoch / statistics.median(steady), 1)
+            timing["samples_per_second"] = round(
+                self.samples_per_epoch / statistics.median(steady), 1
+            )
             timing["samples_per_epoch"] = self.samples_per_epoch
         return timing
 
@@ -179,7 +196,9 @@ class Run:
             "dataset": dataset,
             "config": config_record(self.cfg),
             "changed": {k: flag_text(v) for k, v in self.cfg.changed().items()},
-            "edited_in_file": [k for k in getattr(self.cfg, "edited", ()) if k in self.cfg.changed()],
+            "edited_in_file": [
+                k for k in getattr(self.cfg, "edited", ()) if k in self.cfg.changed()
+            ],
             "metrics": {k: _clean(v) for k, v in metrics.items()},
             "history": history,
             "timing": timing if timing is not None else self.timing(history),
@@ -194,7 +213,9 @@ class Run:
         # Settings and headline figures for TensorBoard's HParams dashboard.
         hparams.log_run(self.logs, record, start_time=self.started)
         if self.cfg.options.get("quick"):
-            print("smoke run (--quick): its figures check that the script works and are not results")
+            print(
+                "smoke run (--quick): its figures check that the script works and are not results"
+            )
         self.points.clear()
         self.release()
         return record
@@ -221,10 +242,12 @@ class EpochGuard(keras.callbacks.Callback):
             if key in logs and not math.isfinite(float(logs[key])):
                 raise TrainingDiverged(
                     f"{key} became {float(logs[key])} in epoch {epoch + 1}; training stopped "
-                    "(try a lower learning rate or check the input data)")
+                    "(try a lower learning rate or check the input data)"
+                )
 
 
 # --- the folder -------------------------------------------------------------
+
 
 def config_record(cfg):
     """What the run is: every constant, and the options that shape the data."""
@@ -244,7 +267,9 @@ def folder_name(cfg, stamp):
         if isinstance(value, bool):
             parts.append(("" if value else "no") + key)
         elif isinstance(value, tuple):
-            parts.append(key + "x".join("t" if v is True else "f" if v is False else str(v) for v in value))
+            parts.append(
+                key + "x".join("t" if v is True else "f" if v is False else str(v) for v in value)
+            )
         else:
             parts.append(key + str(value))
     if cfg.seed != 7:
@@ -261,9 +286,13 @@ def settings_text(cfg):
     """The changed settings as flags, saying which came from the edited script
     file: ``--kernel-size 5 (edited in the file), --epochs 3``."""
     edited = set(getattr(cfg, "edited", ()))
-    said = [f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
-            for k, v in cfg.changed().items()]
-    size = " (--quick)" if cfg.options.get("quick") else " (--lab)" if cfg.options.get("lab") else ""
+    said = [
+        f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
+        for k, v in cfg.changed().items()
+    ]
+    size = (
+        " (--quick)" if cfg.options.get("quick") else " (--lab)" if cfg.options.get("lab") else ""
+    )
     return (", ".join(said) or "the chapter's") + size
 
 
@@ -285,7 +314,9 @@ def start(script, cfg, *, data=None):
     the run writes and how to watch it. `data`: the fingerprint of the data
     the run trains on (``fingerprint(...)``); a resumed run must train on the same."""
     plots.configure(show=getattr(cfg, "show", False))
-    worker_dir = distribute.worker_run_dir()  # a multi-worker run: only the chief writes under runs/
+    worker_dir = (
+        distribute.worker_run_dir()
+    )  # a multi-worker run: only the chief writes under runs/
     if worker_dir is not None:
         path = Path(worker_dir)
     elif cfg.run_dir is not None:
@@ -318,44 +349,77 @@ def _check_identity(path, script, cfg, data):
     folder, the folder's own when it holds the same run. Refuses a folder
     that is not a run folder, a run of another script, settings or data, and
     a run folder holding files the run did not write."""
-    new = {"made_by": MADE_BY, "script": script, "config": config_record(cfg), "data": data, "files": []}
+    new = {
+        "made_by": MADE_BY,
+        "script": script,
+        "config": config_record(cfg),
+        "data": data,
+        "files": [],
+    }
     if path.exists() and not path.is_dir():
         raise InputError(f"--run-dir {path}: exists and is not a folder")
     if (path / METRICS_FILE).exists():
-        raise InputError(f"--run-dir {path}: already holds a finished run ({METRICS_FILE}); choose a new folder")
+        raise InputError(
+            f"--run-dir {path}: already holds a finished run ({METRICS_FILE}); choose a new folder"
+        )
     if not (path / IDENTITY_FILE).exists():
-        others = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
+        others = (
+            sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
+        )
         if others:
-            raise InputError(f"--run-dir {path}: is not empty and not a run folder (it holds {others[0]}"
-                             f"{' and more' if len(others) > 1 else ''}); choose a new or empty folder")
+            raise InputError(
+                f"--run-dir {path}: is not empty and not a run folder (it holds {others[0]}"
+                f"{' and more' if len(others) > 1 else ''}); choose a new or empty folder"
+            )
         return new
     try:
         record = read_json(path / IDENTITY_FILE)
         if record.get("made_by") != MADE_BY:
             raise ValueError
-        old_script, old, files = record["script"], dict(record["config"]), list(record.get("files", []))
+        old_script, old, files = (
+            record["script"],
+            dict(record["config"]),
+            list(record.get("files", [])),
+        )
         if not all(isinstance(f, str) for f in files):
             raise ValueError
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise InputError(f"--run-dir {path}: its {IDENTITY_FILE} is damaged or not this project's; "
-                         "choose a new folder") from None
+        raise InputError(
+            f"--run-dir {path}: its {IDENTITY_FILE} is damaged or not this project's; "
+            "choose a new folder"
+        ) from None
     if old_script != script:
-        raise InputError(f"--run-dir {path}: holds a run of {old_script}, not {script}; choose a new folder")
-    differ = [k for k in sorted(set(old) | set(new["config"])) if k not in RESUMABLE_CHANGES
-              and _setting(old.get(k)) != _setting(new["config"].get(k))]
+        raise InputError(
+            f"--run-dir {path}: holds a run of {old_script}, not {script}; choose a new folder"
+        )
+    differ = [
+        k
+        for k in sorted(set(old) | set(new["config"]))
+        if k not in RESUMABLE_CHANGES and _setting(old.get(k)) != _setting(new["config"].get(k))
+    ]
     if differ:
-        said = ", ".join(f"{flags.flag_name(k)} {_setting(old.get(k))} (now {_setting(new['config'].get(k))})"
-                         for k in differ[:4])
-        raise InputError(f"--run-dir {path}: holds a run with {said}; rerun with its settings to resume it, "
-                         "or leave out --run-dir to start a new run")
+        said = ", ".join(
+            f"{flags.flag_name(k)} {_setting(old.get(k))} (now {_setting(new['config'].get(k))})"
+            for k in differ[:4]
+        )
+        raise InputError(
+            f"--run-dir {path}: holds a run with {said}; rerun with its settings to resume it, "
+            "or leave out --run-dir to start a new run"
+        )
     if record.get("data") != data:
-        raise InputError(f"--run-dir {path}: its run trained on other data (fingerprint {record.get('data')}, "
-                         f"now {data}); rerun with that data to resume it, or leave out --run-dir")
+        raise InputError(
+            f"--run-dir {path}: its run trained on other data (fingerprint {record.get('data')}, "
+            f"now {data}); rerun with that data to resume it, or leave out --run-dir"
+        )
     ours = BOOKKEEPING | set(files) | {f".{f}.json" for f in files}
-    strangers = sorted(p.name for p in path.iterdir() if p.name not in ours and not _ours(p.name, path))
+    strangers = sorted(
+        p.name for p in path.iterdir() if p.name not in ours and not _ours(p.name, path)
+    )
     if strangers:
-        raise InputError(f"--run-dir {path}: holds {strangers[0]}, which this run did not write; "
-                         "move it elsewhere, then rerun to resume")
+        raise InputError(
+            f"--run-dir {path}: holds {strangers[0]}, which this run did not write; "
+            "move it elsewhere, then rerun to resume"
+        )
     return dict(record, files=files, config=new["config"])
 
 
@@ -366,8 +430,11 @@ def _setting(value):
 def _ours(name, folder):
     """A file a run writes without recording it: the best model and its record
     (the record proves it), or an atomic write's leftover after a kill."""
-    return (folder / f".{name}.json").exists() or (name.startswith(".") and ".tmp" in name) \
+    return (
+        (folder / f".{name}.json").exists()
+        or (name.startswith(".") and ".tmp" in name)
         or (name.startswith(".") and name.endswith(".json") and (folder / name[1:-5]).exists())
+    )
 
 
 def _lock(path):
@@ -379,8 +446,10 @@ def _lock(path):
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
         os.close(fd)
-        raise InputError(f"--run-dir {path}: in use by process {holder}; wait for it to finish, "
-                         "or choose another folder") from None
+        raise InputError(
+            f"--run-dir {path}: in use by process {holder}; wait for it to finish, "
+            "or choose another folder"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

@@ -44,8 +44,9 @@ def interrupt_hook(previous):
             sys.stdout.flush()
         except (OSError, ValueError):
             pass
-        print("\ninterrupted before the run started: nothing was written", file=sys.stderr,
-              flush=True)
+        print(
+            "\ninterrupted before the run started: nothing was written", file=sys.stderr, flush=True
+        )
         console.restore()  # let the console filter pass the line on before the process ends
         os._exit(130)
 

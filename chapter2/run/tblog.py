@@ -55,8 +55,9 @@ class EpochCurves(keras.callbacks.TensorBoard):
         for key, value in (logs or {}).items():
             if isinstance(value, (bool, str)) or np.ndim(value) != 0:
                 continue
-            part, name = ("validation", key[len("val_"):]) if key.startswith("val_") \
-                else ("train", key)
+            part, name = (
+                ("validation", key[len("val_") :]) if key.startswith("val_") else ("train", key)
+            )
             if part not in self._curve_writers:
                 folder = str(self.curves_dir / part)
                 self._curve_writers[part] = tf.summary.create_file_writer(folder)

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-SIZE = 28            # image side, pixels
-BOX = 20.0           # the digit (ink included) fits a BOX x BOX square, as in MNIST
-SPACING = 0.8        # pixels between the pen positions sampled along a stroke
-PX_PER_UNIT = 24.0   # skeletons are about 1 unit tall; used to size the sampling
+SIZE = 28  # image side, pixels
+BOX = 20.0  # the digit (ink included) fits a BOX x BOX square, as in MNIST
+SPACING = 0.8  # pixels between the pen positions sampled along a stroke
+PX_PER_UNIT = 24.0  # skeletons are about 1 unit tall; used to size the sampling
 
 
 def _ellipse(cx, cy, rx, ry, start, turns, n):
@@ -62,64 +62,185 @@ def _skeletons():
         V(0.3, [(0.17, 0.15), (0.32, 0.0)], [(0.32, 0.0), (0.3, 0.5), (0.28, 1.0)]),
     ]
     two = [
-        V(0.6, [(0.04, 0.22), (0.2, 0.03), (0.42, 0.02), (0.55, 0.2), (0.48, 0.42),
-                (0.25, 0.7), (0.02, 0.97)], [(0.02, 0.97), (0.3, 0.95), (0.6, 0.97)]),
+        V(
+            0.6,
+            [
+                (0.04, 0.22),
+                (0.2, 0.03),
+                (0.42, 0.02),
+                (0.55, 0.2),
+                (0.48, 0.42),
+                (0.25, 0.7),
+                (0.02, 0.97),
+            ],
+            [(0.02, 0.97), (0.3, 0.95), (0.6, 0.97)],
+        ),
         # A curl where the diagonal meets the base.
-        V(0.4, [(0.04, 0.22), (0.2, 0.03), (0.42, 0.02), (0.55, 0.2), (0.48, 0.42),
-                (0.25, 0.7), (0.06, 0.93), (0.12, 0.8), (0.24, 0.9), (0.42, 0.97), (0.62, 0.95)]),
+        V(
+            0.4,
+            [
+                (0.04, 0.22),
+                (0.2, 0.03),
+                (0.42, 0.02),
+                (0.55, 0.2),
+                (0.48, 0.42),
+                (0.25, 0.7),
+                (0.06, 0.93),
+                (0.12, 0.8),
+                (0.24, 0.9),
+                (0.42, 0.97),
+                (0.62, 0.95),
+            ],
+        ),
     ]
     three = [
-        V(0.75, [(0.04, 0.12), (0.25, 0.0), (0.48, 0.08), (0.5, 0.27), (0.24, 0.46)],
-          [(0.24, 0.46), (0.5, 0.58), (0.55, 0.8), (0.35, 0.98), (0.02, 0.88)]),
+        V(
+            0.75,
+            [(0.04, 0.12), (0.25, 0.0), (0.48, 0.08), (0.5, 0.27), (0.24, 0.46)],
+            [(0.24, 0.46), (0.5, 0.58), (0.55, 0.8), (0.35, 0.98), (0.02, 0.88)],
+        ),
         # Flat top, like a Z that ends in a belly.
-        V(0.25, [(0.04, 0.02), (0.52, 0.02)], [(0.52, 0.02), (0.22, 0.4)],
-          [(0.22, 0.4), (0.48, 0.52), (0.56, 0.76), (0.36, 0.97), (0.03, 0.88)]),
+        V(
+            0.25,
+            [(0.04, 0.02), (0.52, 0.02)],
+            [(0.52, 0.02), (0.22, 0.4)],
+            [(0.22, 0.4), (0.48, 0.52), (0.56, 0.76), (0.36, 0.97), (0.03, 0.88)],
+        ),
     ]
     four = [
-        V(0.45, [(0.38, 0.0), (0.03, 0.64)], [(0.03, 0.64), (0.6, 0.62)],
-          [(0.46, 0.28), (0.44, 1.0)]),
-        V(0.35, [(0.06, 0.0), (0.05, 0.56)], [(0.05, 0.56), (0.6, 0.54)],
-          [(0.5, 0.0), (0.48, 1.0)]),
+        V(
+            0.45,
+            [(0.38, 0.0), (0.03, 0.64)],
+            [(0.03, 0.64), (0.6, 0.62)],
+            [(0.46, 0.28), (0.44, 1.0)],
+        ),
+        V(
+            0.35,
+            [(0.06, 0.0), (0.05, 0.56)],
+            [(0.05, 0.56), (0.6, 0.54)],
+            [(0.5, 0.0), (0.48, 1.0)],
+        ),
         # The first stroke rounded into the bar.
         V(0.2, [(0.08, 0.0), (0.06, 0.4), (0.2, 0.56), (0.6, 0.52)], [(0.48, 0.04), (0.46, 1.0)]),
     ]
     five = [
-        V(0.6, [(0.56, 0.02), (0.12, 0.03)], [(0.12, 0.03), (0.08, 0.44)],
-          [(0.08, 0.44), (0.3, 0.36), (0.52, 0.48), (0.56, 0.72), (0.38, 0.95), (0.15, 0.97),
-           (0.02, 0.86)]),
+        V(
+            0.6,
+            [(0.56, 0.02), (0.12, 0.03)],
+            [(0.12, 0.03), (0.08, 0.44)],
+            [
+                (0.08, 0.44),
+                (0.3, 0.36),
+                (0.52, 0.48),
+                (0.56, 0.72),
+                (0.38, 0.95),
+                (0.15, 0.97),
+                (0.02, 0.86),
+            ],
+        ),
         # Bar written last, not quite touching.
-        V(0.4, [(0.14, 0.05), (0.08, 0.46), (0.3, 0.38), (0.52, 0.5), (0.55, 0.74),
-                (0.36, 0.96), (0.02, 0.85)], [(0.18, 0.0), (0.6, -0.02)]),
+        V(
+            0.4,
+            [
+                (0.14, 0.05),
+                (0.08, 0.46),
+                (0.3, 0.38),
+                (0.52, 0.5),
+                (0.55, 0.74),
+                (0.36, 0.96),
+                (0.02, 0.85),
+            ],
+            [(0.18, 0.0), (0.6, -0.02)],
+        ),
     ]
     six = [
-        V(1.0, [(0.5, 0.02), (0.26, 0.18), (0.1, 0.45), (0.08, 0.72), (0.22, 0.95), (0.45, 0.93),
-                (0.53, 0.72), (0.38, 0.55), (0.16, 0.6), (0.09, 0.72)]),
+        V(
+            1.0,
+            [
+                (0.5, 0.02),
+                (0.26, 0.18),
+                (0.1, 0.45),
+                (0.08, 0.72),
+                (0.22, 0.95),
+                (0.45, 0.93),
+                (0.53, 0.72),
+                (0.38, 0.55),
+                (0.16, 0.6),
+                (0.09, 0.72),
+            ],
+        ),
     ]
     seven = [
         V(0.6, [(0.03, 0.04), (0.58, 0.03)], [(0.58, 0.03), (0.42, 0.45), (0.28, 1.0)]),
-        V(0.2, [(0.03, 0.04), (0.58, 0.03)], [(0.58, 0.03), (0.42, 0.45), (0.28, 1.0)],
-          [(0.2, 0.52), (0.56, 0.5)]),
-        V(0.2, [(0.03, 0.17), (0.03, 0.04)], [(0.03, 0.04), (0.58, 0.03)],
-          [(0.58, 0.03), (0.42, 0.45), (0.28, 1.0)]),
+        V(
+            0.2,
+            [(0.03, 0.04), (0.58, 0.03)],
+            [(0.58, 0.03), (0.42, 0.45), (0.28, 1.0)],
+            [(0.2, 0.52), (0.56, 0.5)],
+        ),
+        V(
+            0.2,
+            [(0.03, 0.17), (0.03, 0.04)],
+            [(0.03, 0.04), (0.58, 0.03)],
+            [(0.58, 0.03), (0.42, 0.45), (0.28, 1.0)],
+        ),
     ]
     eight = [
         # One stroke that crosses itself at the waist.
-        V(0.7, [(0.5, 0.12), (0.3, 0.0), (0.1, 0.1), (0.12, 0.3), (0.3, 0.48), (0.5, 0.68),
-                (0.48, 0.92), (0.28, 1.0), (0.08, 0.9), (0.1, 0.68), (0.3, 0.481), (0.47, 0.3)],
-          closed=(0,)),
+        V(
+            0.7,
+            [
+                (0.5, 0.12),
+                (0.3, 0.0),
+                (0.1, 0.1),
+                (0.12, 0.3),
+                (0.3, 0.48),
+                (0.5, 0.68),
+                (0.48, 0.92),
+                (0.28, 1.0),
+                (0.08, 0.9),
+                (0.1, 0.68),
+                (0.3, 0.481),
+                (0.47, 0.3),
+            ],
+            closed=(0,),
+        ),
         # Two loops, one on the other.
-        V(0.3, _ellipse(0.3, 0.24, 0.2, 0.24, 90, 1, 8), _ellipse(0.3, 0.74, 0.27, 0.26, 90, 1, 8),
-          closed=(0, 1)),
+        V(
+            0.3,
+            _ellipse(0.3, 0.24, 0.2, 0.24, 90, 1, 8),
+            _ellipse(0.3, 0.74, 0.27, 0.26, 90, 1, 8),
+            closed=(0, 1),
+        ),
     ]
     nine = [
-        V(0.5, _ellipse(0.3, 0.24, 0.24, 0.24, 20, 1, 8), [(0.53, 0.2), (0.52, 0.6), (0.45, 1.0)],
-          closed=(0,)),
+        V(
+            0.5,
+            _ellipse(0.3, 0.24, 0.24, 0.24, 20, 1, 8),
+            [(0.53, 0.2), (0.52, 0.6), (0.45, 1.0)],
+            closed=(0,),
+        ),
         # Round the loop, back up, then straight down.
-        V(0.3, [(0.52, 0.1), (0.3, 0.0), (0.08, 0.15), (0.12, 0.38), (0.35, 0.45), (0.52, 0.3),
-                (0.55, 0.06)], [(0.55, 0.06), (0.53, 0.5), (0.44, 1.0)]),
+        V(
+            0.3,
+            [
+                (0.52, 0.1),
+                (0.3, 0.0),
+                (0.08, 0.15),
+                (0.12, 0.38),
+                (0.35, 0.45),
+                (0.52, 0.3),
+                (0.55, 0.06),
+            ],
+            [(0.55, 0.06), (0.53, 0.5), (0.44, 1.0)],
+        ),
         # Curved tail.
-        V(0.2, _ellipse(0.32, 0.24, 0.23, 0.24, 20, 1, 8),
-          [(0.55, 0.2), (0.53, 0.6), (0.38, 0.95), (0.16, 0.95)], closed=(0,)),
+        V(
+            0.2,
+            _ellipse(0.32, 0.24, 0.23, 0.24, 20, 1, 8),
+            [(0.55, 0.2), (0.53, 0.6), (0.38, 0.95), (0.16, 0.95)],
+            closed=(0,),
+        ),
     ]
     return [zero, one, two, three, four, five, six, seven, eight, nine]
 
@@ -138,6 +259,7 @@ def _sampling(variant):
         spans = n if closed else n - 1
         pos = []
         for i in range(spans):
+
             def weight(j):
                 """One-hot weights of waypoint j of this stroke; phantom ends
                 are reflections (2*P1 - P2), which keeps the ends straight."""
@@ -160,8 +282,15 @@ def _sampling(variant):
             last = (i == spans - 1) and not closed
             ts = np.linspace(0.0, 1.0, m + 1)[: m + 1 if last else m]
             for t in ts:
-                rows.append(0.5 * (2 * w1 + (w2 - w0) * t + (2 * w0 - 5 * w1 + 4 * w2 - w3) * t * t
-                                   + (3 * w1 - w0 - 3 * w2 + w3) * t ** 3))
+                rows.append(
+                    0.5
+                    * (
+                        2 * w1
+                        + (w2 - w0) * t
+                        + (2 * w0 - 5 * w1 + 4 * w2 - w3) * t * t
+                        + (3 * w1 - w0 - 3 * w2 + w3) * t**3
+                    )
+                )
                 pos.append(i + t)
         along.extend(np.asarray(pos) / spans)
     return np.array(rows), np.array(along)
@@ -178,8 +307,15 @@ def _tables():
         for label, variants in enumerate(_skeletons()):
             for v in variants:
                 matrix, along = _sampling(v)
-                tables.append({"label": label, "weight": v["weight"], "points": v["points"],
-                               "matrix": matrix, "along": along})
+                tables.append(
+                    {
+                        "label": label,
+                        "weight": v["weight"],
+                        "points": v["points"],
+                        "matrix": matrix,
+                        "along": along,
+                    }
+                )
         _TABLES = tables
     return _TABLES
 
@@ -208,20 +344,20 @@ def synthetic_digits(n, seed=0):
     # Per-sample style, drawn for all samples up front so the result does not
     # depend on how the rendering is split into batches.
     style = {
-        "slant": np.clip(rng.normal(0.15, 0.2, n), -0.3, 0.6),   # x += slant * (0.5 - y)
-        "rotate": rng.normal(0.0, 0.1, n),                      # radians
-        "aspect": np.exp(rng.normal(0.0, 0.15, n)),             # width stretch
-        "wave_amp": rng.normal(0.0, 0.025, (n, 2)),             # a slow wobble of the whole digit
+        "slant": np.clip(rng.normal(0.15, 0.2, n), -0.3, 0.6),  # x += slant * (0.5 - y)
+        "rotate": rng.normal(0.0, 0.1, n),  # radians
+        "aspect": np.exp(rng.normal(0.0, 0.15, n)),  # width stretch
+        "wave_amp": rng.normal(0.0, 0.025, (n, 2)),  # a slow wobble of the whole digit
         "wave_phase": rng.uniform(0, 2 * np.pi, (n, 2)),
-        "radius": rng.uniform(0.85, 1.9, n),                    # half pen width, pixels
-        "pressure": rng.uniform(0.0, 0.3, n),                   # how much the width varies
+        "radius": rng.uniform(0.85, 1.9, n),  # half pen width, pixels
+        "pressure": rng.uniform(0.0, 0.3, n),  # how much the width varies
         "pressure_phase": rng.uniform(0, 2 * np.pi, n),
-        "soft": rng.uniform(0.7, 1.3, n),                       # edge blur, pixels
-        "ink": rng.uniform(0.9, 1.0, n),                        # darkest ink (1 = 255)
-        "size": rng.uniform(0.85, 1.0, n),                      # fraction of the 20-pixel box
-        "shift": rng.normal(0.0, 0.5, (n, 2)),                  # centre offset, pixels
+        "soft": rng.uniform(0.7, 1.3, n),  # edge blur, pixels
+        "ink": rng.uniform(0.9, 1.0, n),  # darkest ink (1 = 255)
+        "size": rng.uniform(0.85, 1.0, n),  # fraction of the 20-pixel box
+        "shift": rng.normal(0.0, 0.5, (n, 2)),  # centre offset, pixels
     }
-    jitter_seed = rng.integers(0, 2 ** 63, len(tables))
+    jitter_seed = rng.integers(0, 2**63, len(tables))
 
     x = np.zeros((n, SIZE, SIZE), dtype=np.uint8)
     jobs = []
@@ -234,19 +370,26 @@ def synthetic_digits(n, seed=0):
         pen = _place(table, where, jitter, style)
         for start in range(0, len(where), _BATCH):
             sl = slice(start, start + _BATCH)
-            jobs.append((where[sl], pen[0][sl], pen[1][sl], style["soft"][where[sl]],
-                         style["ink"][where[sl]]))
+            jobs.append(
+                (
+                    where[sl],
+                    pen[0][sl],
+                    pen[1][sl],
+                    style["soft"][where[sl]],
+                    style["ink"][where[sl]],
+                )
+            )
     _render_all(jobs, x)
     return x, y
 
 
-_BATCH = 4   # samples per rendering batch: keeps each batch's arrays in cache
+_BATCH = 4  # samples per rendering batch: keeps each batch's arrays in cache
 
 
 def _place(table, where, jitter, style):
     """Pen positions (B, P, 2) in pixel coordinates (x, y) and pen radii (B, P)."""
-    pts = table["points"][None] + jitter                          # (B, K, 2)
-    pen = np.matmul(table["matrix"][None], pts)                   # (B, P, 2)
+    pts = table["points"][None] + jitter  # (B, K, 2)
+    pen = np.matmul(table["matrix"][None], pts)  # (B, P, 2)
     s = {k: v[where] for k, v in style.items()}
     x, y = pen[..., 0] - 0.3, pen[..., 1] - 0.5
     # A slow wobble, then slant, stretch and rotate around the middle.
@@ -257,8 +400,9 @@ def _place(table, where, jitter, style):
     x, y = c * x - sn * y, sn * x + c * y
 
     along = table["along"][None]
-    radius = s["radius"][:, None] * (1 + s["pressure"][:, None]
-                                     * np.sin(2 * np.pi * along + s["pressure_phase"][:, None]))
+    radius = s["radius"][:, None] * (
+        1 + s["pressure"][:, None] * np.sin(2 * np.pi * along + s["pressure_phase"][:, None])
+    )
 
     # Fit the ink into the box (keeping the aspect ratio), then put the
     # centre of the ink at the middle of the image, as MNIST did.
@@ -288,11 +432,11 @@ def _render(pen, radius, soft, ink, grid_x, grid_y):
     0 exactly on the ink's edge; sqrt(g + r^2) - r turns it back into an
     approximate signed distance (negative inside), which a linear ramp
     `soft` pixels wide turns into ink."""
-    gx = grid_x[:, None, :] - pen[..., 0:1]                        # (B, P, W)
+    gx = grid_x[:, None, :] - pen[..., 0:1]  # (B, P, W)
     gy = grid_y[:, None, :] - pen[..., 1:2]
     qx = gx * gx - (radius * radius)[..., None]
     qy = gy * gy
-    g = (qy[:, :, :, None] + qx[:, :, None, :]).min(axis=1)       # (B, W, W)
+    g = (qy[:, :, :, None] + qx[:, :, None, :]).min(axis=1)  # (B, W, W)
     r = radius.mean(axis=1)[:, None, None]
     d = np.sqrt(np.maximum(g + r * r, 0.0)) - r
     v = np.clip(0.5 - d / soft[:, None, None], 0.0, 1.0)
@@ -308,14 +452,14 @@ def _render_all(jobs, out):
     def work(job):
         where, pen, radius, soft, ink = job
         # The window around the pen positions, kept on the canvas.
-        lo = (pen.min(axis=1) + pen.max(axis=1) - _WINDOW) / 2               # (B, 2)
+        lo = (pen.min(axis=1) + pen.max(axis=1) - _WINDOW) / 2  # (B, 2)
         lo = np.clip(np.rint(lo), 0, SIZE - _WINDOW).astype(np.int64)
         grid_x = (lo[:, 0:1] + span).astype(np.float32)
         grid_y = (lo[:, 1:2] + span).astype(np.float32)
         img = _render(pen, radius, soft.astype(np.float32), ink.astype(np.float32), grid_x, grid_y)
         img = np.rint(img * 255).astype(np.uint8)
         for i, k in enumerate(where):
-            out[k, lo[i, 1]:lo[i, 1] + _WINDOW, lo[i, 0]:lo[i, 0] + _WINDOW] = img[i]
+            out[k, lo[i, 1] : lo[i, 1] + _WINDOW, lo[i, 0] : lo[i, 0] + _WINDOW] = img[i]
 
     workers = max(1, min(4, os.cpu_count() or 1))
     if workers == 1 or len(jobs) < 8:

@@ -11,22 +11,28 @@ def feature_map(filters, kernel_size, strides, pool_size, pooling, frame=driving
     Conv2D(kernel_size, strides, padding "valid") -> relu -> MaxPooling2D(pool_size)
     (when pooling[i]). Raises InputError when a stage shrinks the frame to nothing."""
     rows, cols = frame[:2]
-    for i, (f, pool) in enumerate(zip(filters, pooling), start=1):
+    for i, pool in enumerate(pooling, start=1):
         if rows < kernel_size or cols < kernel_size:
-            raise _shrunk(f"a {rows}x{cols} map reaches Conv2D {i}, smaller than its "
-                          f"{kernel_size}x{kernel_size} kernel")
+            raise _shrunk(
+                f"a {rows}x{cols} map reaches Conv2D {i}, smaller than its "
+                f"{kernel_size}x{kernel_size} kernel"
+            )
         rows, cols = (rows - kernel_size) // strides + 1, (cols - kernel_size) // strides + 1
         if pool:
             if rows < pool_size or cols < pool_size:
-                raise _shrunk(f"a {rows}x{cols} map reaches MaxPooling2D {i}, smaller than its "
-                              f"{pool_size}x{pool_size} pool")
+                raise _shrunk(
+                    f"a {rows}x{cols} map reaches MaxPooling2D {i}, smaller than its "
+                    f"{pool_size}x{pool_size} pool"
+                )
             rows, cols = rows // pool_size, cols // pool_size
     return rows, cols, filters[-1]
 
 
 def _shrunk(where):
-    return InputError(f"--kernel-size/--strides/--pool-size/--pooling: these settings shrink the "
-                      f"{driving.FRAME_SHAPE[0]}x{driving.FRAME_SHAPE[1]} frame to nothing ({where})")
+    return InputError(
+        f"--kernel-size/--strides/--pool-size/--pooling: these settings shrink the "
+        f"{driving.FRAME_SHAPE[0]}x{driving.FRAME_SHAPE[1]} frame to nothing ({where})"
+    )
 
 
 def check_network(filters, kernel_size, strides, pool_size, pooling, dense):
@@ -36,11 +42,16 @@ def check_network(filters, kernel_size, strides, pool_size, pooling, dense):
     bytes each), exceed the available memory. Returns the Flatten size."""
     for flag, values in (("--filters", filters), ("--pooling", pooling)):
         if len(values) != STAGES:
-            raise InputError(f"{flag} expects {STAGES} comma-separated values, one per Conv2D stage of the "
-                             f"listing, got {len(values)}")
+            raise InputError(
+                f"{flag} expects {STAGES} comma-separated values, one per Conv2D stage of the "
+                f"listing, got {len(values)}"
+            )
     rows, cols, channels = feature_map(filters, kernel_size, strides, pool_size, pooling)
     flat = rows * cols * channels
     weights = flat * dense + dense
-    memory.require_memory(4 * 4 * weights, f"--dense {dense}: the Dense layer's {weights:,} weights ({flat:,} "
-                                          f"Flatten values x {dense:,} units), trained with adam,")
+    memory.require_memory(
+        4 * 4 * weights,
+        f"--dense {dense}: the Dense layer's {weights:,} weights ({flat:,} "
+        f"Flatten values x {dense:,} units), trained with adam,",
+    )
     return flat

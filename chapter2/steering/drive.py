@@ -47,37 +47,56 @@ def closed_loop(model, run, seconds, *, log=print):
         lanesim.save_gif(frames, run.file("drive.gif"))
         log(f"wrote {run.file('drive.gif')}")
     took = f"{time.perf_counter() - started:.0f} s"
-    metrics = {"drive_scored": bool(result.get("scored", True)), "interventions": result["interventions"],
-               "mean_abs_offset": result["mean_abs_offset"], "distance": result["distance"],
-               "sim_seconds": result["sim_seconds"]}
+    metrics = {
+        "drive_scored": bool(result.get("scored", True)),
+        "interventions": result["interventions"],
+        "mean_abs_offset": result["mean_abs_offset"],
+        "distance": result["distance"],
+        "sim_seconds": result["sim_seconds"],
+    }
     n = result["interventions"]
-    path = (f"{n} intervention{'' if n == 1 else 's'} in {result['sim_seconds']:.0f} simulated s "
-            f"({result['distance']:.0f} m), mean distance from the lane centre {100 * result['mean_abs_offset']:.1f} cm")
+    path = (
+        f"{n} intervention{'' if n == 1 else 's'} in {result['sim_seconds']:.0f} simulated s "
+        f"({result['distance']:.0f} m), mean distance from the lane centre {100 * result['mean_abs_offset']:.1f} cm"
+    )
     if metrics["drive_scored"]:
         metrics["autonomy"] = result["autonomy"]
-        log(f"drive: autonomy {result['autonomy']:.1f} % with {path}; references on the same course: "
+        log(
+            f"drive: autonomy {result['autonomy']:.1f} % with {path}; references on the same course: "
             f"no steering {references['no_steering']['autonomy']:.1f} %, ground truth "
-            f"{references['ground_truth']['autonomy']:.1f} % [{took}]")
+            f"{references['ground_truth']['autonomy']:.1f} % [{took}]"
+        )
     else:
-        log(f"drive not scored ({seconds:g} simulated s is too short for autonomy to mean anything): {path} [{took}]")
+        log(
+            f"drive not scored ({seconds:g} simulated s is too short for autonomy to mean anything): {path} [{took}]"
+        )
     return metrics, references
 
 
 def check_driveable(model, path):
     """Refuse a model that does not map one 120x160x3 frame to one angle."""
     name = f"--drive {path}"
-    inputs, outputs = list(getattr(model, "inputs", None) or []), list(getattr(model, "outputs", None) or [])
+    inputs, outputs = (
+        list(getattr(model, "inputs", None) or []),
+        list(getattr(model, "outputs", None) or []),
+    )
     if len(inputs) != 1:
-        raise InputError(f"{name}: the model has {len(inputs)} inputs; a steering model takes exactly one, "
-                         f"a {'x'.join(map(str, driving.FRAME_SHAPE))} camera frame")
+        raise InputError(
+            f"{name}: the model has {len(inputs)} inputs; a steering model takes exactly one, "
+            f"a {'x'.join(map(str, driving.FRAME_SHAPE))} camera frame"
+        )
     shape = tuple(inputs[0].shape[1:])
     if shape != driving.FRAME_SHAPE:
-        raise InputError(f"{name}: the model takes input of shape {shape}, expected {driving.FRAME_SHAPE} frames")
+        raise InputError(
+            f"{name}: the model takes input of shape {shape}, expected {driving.FRAME_SHAPE} frames"
+        )
     shapes = [tuple(o.shape[1:]) for o in outputs]
     if len(outputs) != 1 or shapes[0] not in ((), (1,)):
-        raise InputError(f"{name}: the model gives {len(outputs)} output(s) of shape(s) "
-                         f"{', '.join(map(str, shapes)) or 'none'}; a steering model gives one angle per frame, "
-                         "shape (1,)")
+        raise InputError(
+            f"{name}: the model gives {len(outputs)} output(s) of shape(s) "
+            f"{', '.join(map(str, shapes)) or 'none'}; a steering model gives one angle per frame, "
+            "shape (1,)"
+        )
 
 
 def load_for_driving(path):
@@ -90,7 +109,9 @@ def load_for_driving(path):
     try:
         model = keras.models.load_model(str(path))
     except Exception as err:  # Keras raises many kinds for a file it cannot read
-        raise InputError(f"--drive {path}: not a loadable Keras model ({_unreadable(path, err)})") from None
+        raise InputError(
+            f"--drive {path}: not a loadable Keras model ({_unreadable(path, err)})"
+        ) from None
     check_driveable(model, path)
     return model
 
@@ -112,10 +133,18 @@ def saved_model(path, script, cfg, seconds, *, log=print):
     from chapter2.run import runfolder
 
     if seconds <= 0:
-        raise InputError(f"--drive-seconds {seconds:g}: --drive needs a drive of more than 0 simulated seconds")
+        raise InputError(
+            f"--drive-seconds {seconds:g}: --drive needs a drive of more than 0 simulated seconds"
+        )
     model = load_for_driving(path)
     run = runfolder.start(script, cfg)
     metrics, references = closed_loop(model, run, seconds, log=log)
-    run.finish(dataset={"source": "none (driving a saved model)", "model": str(path)}, metrics=metrics,
-               history=[], timing={}, drive_references=references, model=str(path))
+    run.finish(
+        dataset={"source": "none (driving a saved model)", "model": str(path)},
+        metrics=metrics,
+        history=[],
+        timing={},
+        drive_references=references,
+        model=str(path),
+    )
     return 0

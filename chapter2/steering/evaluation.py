@@ -36,20 +36,29 @@ def test_against_mean(model, X, Y, train_rows, test_rows, run, *, batch_size=64,
     y_test = Y[test_rows]
     pred = model.predict(batches(X, Y, test_rows, batch_size)[0], verbose=0).reshape(-1)
     mean = float(Y[train_rows].mean())
-    metrics = {"test_mse": float(np.mean((pred - y_test) ** 2)),
-               "test_mae": float(np.mean(np.abs(pred - y_test))),
-               "baseline_mse": float(np.mean((mean - y_test) ** 2)),
-               "baseline_mae": float(np.mean(np.abs(mean - y_test))),
-               "baseline_value": mean, "parameters": int(model.count_params())}
-    log(f"test: MSE {metrics['test_mse']:.4f}, MAE {metrics['test_mae']:.4f} "
+    metrics = {
+        "test_mse": float(np.mean((pred - y_test) ** 2)),
+        "test_mae": float(np.mean(np.abs(pred - y_test))),
+        "baseline_mse": float(np.mean((mean - y_test) ** 2)),
+        "baseline_mae": float(np.mean(np.abs(mean - y_test))),
+        "baseline_value": mean,
+        "parameters": int(model.count_params()),
+    }
+    log(
+        f"test: MSE {metrics['test_mse']:.4f}, MAE {metrics['test_mae']:.4f} "
         f"({100 * metrics['test_mae']:.1f} % of full lock); always predicting the training mean "
         f"{mean:+.3f}: MSE {metrics['baseline_mse']:.4f}, MAE {metrics['baseline_mae']:.4f} "
         f"({100 * metrics['baseline_mae']:.1f} %)  [angles -1 full left .. +1 full right; "
-        f"{time.perf_counter() - started:.1f} s]")
+        f"{time.perf_counter() - started:.1f} s]"
+    )
     run.save_figure(scatter_figure(y_test, pred, mean, metrics), "predictions.png")
     run.save_figure(histogram_figure(Y[train_rows], y_test, pred), "angles.png")
-    shown = np.random.default_rng(seed).choice(len(test_rows), size=min(12, len(test_rows)), replace=False)
-    run.save_figure(frames_figure(X[test_rows[shown]], y_test[shown], pred[shown]), "test_frames.png")
+    shown = np.random.default_rng(seed).choice(
+        len(test_rows), size=min(12, len(test_rows)), replace=False
+    )
+    run.save_figure(
+        frames_figure(X[test_rows[shown]], y_test[shown], pred[shown]), "test_frames.png"
+    )
     return metrics
 
 
@@ -66,8 +75,11 @@ def scatter_figure(true, pred, mean, metrics):
     ax.set_ylim(-lim, lim)
     ax.set_xlabel("true steering angle (-1 full left, +1 full right)")
     ax.set_ylabel("predicted steering angle")
-    ax.set_title(f"test split, {len(true):,} frames: MSE {metrics['test_mse']:.4f}, "
-                 f"mean baseline {metrics['baseline_mse']:.4f}", fontsize=10)
+    ax.set_title(
+        f"test split, {len(true):,} frames: MSE {metrics['test_mse']:.4f}, "
+        f"mean baseline {metrics['baseline_mse']:.4f}",
+        fontsize=10,
+    )
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -80,8 +92,18 @@ def histogram_figure(train_true, test_true, test_pred):
     fig, axes = plots.subplots(1, 2, figsize=(11, 4), sharey=True)
     lim = max(1.0, float(np.abs(test_pred).max()))
     bins = np.linspace(-lim, lim, 41)
-    pairs = ((axes[0], (train_true, "training frames (as recorded)", BLUE), (test_true, "test frames", ORANGE)),
-             (axes[1], (test_true, "test: true", ORANGE), (np.clip(test_pred, -lim, lim), "test: predicted", BLUE)))
+    pairs = (
+        (
+            axes[0],
+            (train_true, "training frames (as recorded)", BLUE),
+            (test_true, "test frames", ORANGE),
+        ),
+        (
+            axes[1],
+            (test_true, "test: true", ORANGE),
+            (np.clip(test_pred, -lim, lim), "test: predicted", BLUE),
+        ),
+    )
     for ax, (a, label_a, colour_a), (b, label_b, colour_b) in pairs:
         ax.hist(a, bins=bins, density=True, color=colour_a, alpha=0.45, label=label_a)
         ax.hist(b, bins=bins, density=True, histtype="step", color=colour_b, lw=2, label=label_b)
@@ -114,11 +136,24 @@ def frames_figure(frames, true, pred, columns=4):
         ax.imshow(frame)
         for angle, (_, colour, style) in zip((t, p), styles):
             a = np.clip(angle, -1.5, 1.5) * np.pi / 4
-            ax.plot([w / 2, w / 2 + 0.45 * h * np.sin(a)], [h - 1, h - 1 - 0.45 * h * np.cos(a)], color=colour,
-                    ls=style, lw=3, solid_capstyle="round", path_effects=outline)
+            ax.plot(
+                [w / 2, w / 2 + 0.45 * h * np.sin(a)],
+                [h - 1, h - 1 - 0.45 * h * np.cos(a)],
+                color=colour,
+                ls=style,
+                lw=3,
+                solid_capstyle="round",
+                path_effects=outline,
+            )
         ax.set_title(f"true {t:+.2f}   predicted {p:+.2f}", fontsize=9)
     handles = [Line2D([], [], color=c, ls=s, lw=3, path_effects=outline) for _, c, s in styles]
-    fig.legend(handles, [label for label, _, _ in styles], loc="upper center", ncol=2, frameon=False,
-               bbox_to_anchor=(0.5, 1.0))
+    fig.legend(
+        handles,
+        [label for label, _, _ in styles],
+        loc="upper center",
+        ncol=2,
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.0),
+    )
     fig.suptitle("test frames: steering angle (-1 full left ... +1 full right)", y=1.04)
     return fig

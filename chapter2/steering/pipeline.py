@@ -38,5 +38,7 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0):
     if shuffle:
         ds = ds.shuffle(total, seed=seed, reshuffle_each_iteration=True)
     options = tf.data.Options()
-    options.autotune.enabled = False  # a fixed pipeline: tf.data's tuning made epochs uneven on small CPUs
+    options.autotune.enabled = (
+        False  # a fixed pipeline: tf.data's tuning made epochs uneven on small CPUs
+    )
     return ds.batch(batch_size).map(fetch).prefetch(2).with_options(options), total

@@ -22,16 +22,50 @@ from chapter2.data.frames import FRAME_SHAPE
 from .camera import floor_geometry
 from .controller import LOOKAHEAD, MAX_STEER, WHEELBASE, steer_towards, steering_label
 from .course import evaluation_track
-from .evaluation import (CAMERA_SHIFT, CAMERA_YAW, MIN_SCORED_SECONDS, PENALTY_SECONDS, RECORD_EVERY, SPEED,
-                    STEP_HZ, autonomy, drive, drive_references)
+from .evaluation import (
+    CAMERA_SHIFT,
+    CAMERA_YAW,
+    MIN_SCORED_SECONDS,
+    PENALTY_SECONDS,
+    RECORD_EVERY,
+    SPEED,
+    STEP_HZ,
+    autonomy,
+    drive,
+    drive_references,
+)
 from .gif import save_gif
 from .renderer import render_scenes, render_track_view
 from .scenes import make_dataset, mirror_scenes, sample_scenes
 from .textures import texture_bank
 from .track import TRACK_LANE_WIDTH, Track
 
-__all__ = ["FRAME_SHAPE", "CAMERA_SHIFT", "CAMERA_YAW", "LOOKAHEAD", "MAX_STEER", "MIN_SCORED_SECONDS",
-           "PENALTY_SECONDS", "RECORD_EVERY", "SPEED", "STEP_HZ", "TRACK_LANE_WIDTH", "WHEELBASE", "Track",
-           "autonomy", "drive", "drive_references", "evaluation_track", "floor_geometry", "make_dataset",
-           "mirror_scenes", "render_scenes", "render_track_view", "sample_scenes", "save_gif",
-           "steer_towards", "steering_label", "texture_bank"]
+__all__ = [
+    "FRAME_SHAPE",
+    "CAMERA_SHIFT",
+    "CAMERA_YAW",
+    "LOOKAHEAD",
+    "MAX_STEER",
+    "MIN_SCORED_SECONDS",
+    "PENALTY_SECONDS",
+    "RECORD_EVERY",
+    "SPEED",
+    "STEP_HZ",
+    "TRACK_LANE_WIDTH",
+    "WHEELBASE",
+    "Track",
+    "autonomy",
+    "drive",
+    "drive_references",
+    "evaluation_track",
+    "floor_geometry",
+    "make_dataset",
+    "mirror_scenes",
+    "render_scenes",
+    "render_track_view",
+    "sample_scenes",
+    "save_gif",
+    "steer_towards",
+    "steering_label",
+    "texture_bank",
+]

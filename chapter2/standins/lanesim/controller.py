@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-WHEELBASE = 0.25              # metres, a 1:10 scale car
-MAX_STEER = math.radians(25.0)      # steering-wheel angle at |angle| = 1
-LOOKAHEAD = 0.7               # metres along the lane for pure pursuit
+WHEELBASE = 0.25  # metres, a 1:10 scale car
+MAX_STEER = math.radians(25.0)  # steering-wheel angle at |angle| = 1
+LOOKAHEAD = 0.7  # metres along the lane for pure pursuit
 
 
 def steer_towards(lateral, forward):
@@ -26,7 +26,7 @@ def steer_towards(lateral, forward):
     ahead of the car."""
     lateral = np.asarray(lateral, np.float64)
     forward = np.asarray(forward, np.float64)
-    curvature = 2.0 * lateral / np.maximum(lateral ** 2 + forward ** 2, 1e-9)
+    curvature = 2.0 * lateral / np.maximum(lateral**2 + forward**2, 1e-9)
     angle = np.arctan(WHEELBASE * curvature) / MAX_STEER
     return np.clip(angle, -1.0, 1.0)
 

@@ -16,7 +16,7 @@ import math
 
 from .track import Track, closed_loop
 
-COURSE_LANE_WIDTH = 0.6       # metres between the two line centres
+COURSE_LANE_WIDTH = 0.6  # metres between the two line centres
 
 
 def _arc(degrees, radius):
@@ -28,16 +28,35 @@ def _arc(degrees, radius):
 def evaluation_track():
     """The evaluation course as a Track (its two long straights are solved
     so that the loop closes)."""
-    pieces = closed_loop([
-        (0.0, 0.0), _arc(90, 1.6), (1.0, 0.0),
-        _arc(60, 1.4), _arc(-100, 1.4), _arc(130, 1.4),            # left, right, left: reversing bends
-        (0.8, 0.0), _arc(90, 1.5), _arc(-60, 1.5), _arc(70, 1.4),
-        (0.0, 0.0), _arc(80, 1.6),
-    ], free=(0, 10))
-    gaps = [(0, 7.6, 8.8),                       # the left line is missing in the right-hand bend
-            (1, 10.5, 11.7),                     # the right line, outside the next left-hand bend
-            (1, 19.6, 20.8),                     # on the far straight
-            (0, 22.5, 23.0), (1, 22.5, 23.0)]    # both lines, early in the last bend
-    shadows = [(1.0, 1.6, 0.5, 0.3, 0.55), (6.2, 1.6, 0.35, -0.4, 0.6), (14.5, 1.8, 0.8, 0.2, 0.5),
-               (17.0, 1.5, 0.3, 0.5, 0.6), (21.0, 1.6, 0.6, -0.2, 0.5)]
+    pieces = closed_loop(
+        [
+            (0.0, 0.0),
+            _arc(90, 1.6),
+            (1.0, 0.0),
+            _arc(60, 1.4),
+            _arc(-100, 1.4),
+            _arc(130, 1.4),  # left, right, left: reversing bends
+            (0.8, 0.0),
+            _arc(90, 1.5),
+            _arc(-60, 1.5),
+            _arc(70, 1.4),
+            (0.0, 0.0),
+            _arc(80, 1.6),
+        ],
+        free=(0, 10),
+    )
+    gaps = [
+        (0, 7.6, 8.8),  # the left line is missing in the right-hand bend
+        (1, 10.5, 11.7),  # the right line, outside the next left-hand bend
+        (1, 19.6, 20.8),  # on the far straight
+        (0, 22.5, 23.0),
+        (1, 22.5, 23.0),
+    ]  # both lines, early in the last bend
+    shadows = [
+        (1.0, 1.6, 0.5, 0.3, 0.55),
+        (6.2, 1.6, 0.35, -0.4, 0.6),
+        (14.5, 1.8, 0.8, 0.2, 0.5),
+        (17.0, 1.5, 0.3, 0.5, 0.6),
+        (21.0, 1.6, 0.6, -0.2, 0.5),
+    ]
     return Track(pieces, lane_width=COURSE_LANE_WIDTH, gaps=gaps, shadows=shadows)

@@ -30,14 +30,14 @@ from .scenes import sample_styles
 from .textures import sample_textures
 from .track import advance
 
-SPEED = 1.5                   # metres per second
-STEP_HZ = 20                  # control steps per simulated second
-RECORD_EVERY = STEP_HZ // GIF_FPS   # keep every 4th step for the GIF
-PENALTY_SECONDS = 6.0         # PilotNet's cost of one intervention
-MIN_SCORED_SECONDS = 20.0     # shorter drives are reported as not scored
-CAMERA_SHIFT = 0.02           # metres right of the car's axis: a camera not quite centred
-CAMERA_YAW = math.radians(2.0)      # and turned this much to the right
-PROGRESS_EVERY = 10.0         # wall-clock seconds between progress lines
+SPEED = 1.5  # metres per second
+STEP_HZ = 20  # control steps per simulated second
+RECORD_EVERY = STEP_HZ // GIF_FPS  # keep every 4th step for the GIF
+PENALTY_SECONDS = 6.0  # PilotNet's cost of one intervention
+MIN_SCORED_SECONDS = 20.0  # shorter drives are reported as not scored
+CAMERA_SHIFT = 0.02  # metres right of the car's axis: a camera not quite centred
+CAMERA_YAW = math.radians(2.0)  # and turned this much to the right
+PROGRESS_EVERY = 10.0  # wall-clock seconds between progress lines
 
 
 def autonomy(interventions, seconds):
@@ -55,13 +55,17 @@ def course_look(seed):
     st["gap_freq"][:] = 0.0
     st["gap_duty"][:] = 2.0
     texture = sample_textures(rng, 1)
-    texture["noise"] = texture["noise"] * 0.5        # a cleaner camera than the worst in training
+    texture["noise"] = texture["noise"] * 0.5  # a cleaner camera than the worst in training
     return st, texture
 
 
 def camera_pose(x, y, heading):
     """The world pose of the camera on a car at (x, y, heading)."""
-    return (x + CAMERA_SHIFT * math.sin(heading), y - CAMERA_SHIFT * math.cos(heading), heading - CAMERA_YAW)
+    return (
+        x + CAMERA_SHIFT * math.sin(heading),
+        y - CAMERA_SHIFT * math.cos(heading),
+        heading - CAMERA_YAW,
+    )
 
 
 def _ground_truth_angle(track, x, y, heading, s):
@@ -92,7 +96,7 @@ def _run(steer, *, seed, seconds, record, render, log=None, what="drive"):
         if abs(n) > half:
             interventions += 1
             resets.append((x, y))
-            path.append(None)                              # the map's path breaks here
+            path.append(None)  # the map's path breaks here
             x, y, heading = track.point(s)
             n = 0.0
         offsets.append(abs(n))
@@ -106,15 +110,28 @@ def _run(steer, *, seed, seconds, record, render, log=None, what="drive"):
         angle = float(np.clip(np.nan_to_num(angle, nan=0.0), -1, 1))
         if record and step % RECORD_EVERY == 0:
             so_far = step * dt
-            frames.append(figure.compose(frame, path, resets, heading, angle, seconds=so_far,
-                                         autonomy=autonomy(interventions, so_far) if so_far >= MIN_SCORED_SECONDS else None,
-                                         interventions=interventions))
-        x, y, heading = advance(x, y, heading, SPEED * dt, turn_rate(angle))   # exact along its arc
+            frames.append(
+                figure.compose(
+                    frame,
+                    path,
+                    resets,
+                    heading,
+                    angle,
+                    seconds=so_far,
+                    autonomy=autonomy(interventions, so_far)
+                    if so_far >= MIN_SCORED_SECONDS
+                    else None,
+                    interventions=interventions,
+                )
+            )
+        x, y, heading = advance(x, y, heading, SPEED * dt, turn_rate(angle))  # exact along its arc
         now = time.perf_counter()
         if log and now - last_said >= PROGRESS_EVERY and step + 1 < steps:
             last_said = now
-            log(f"{what}: {(step + 1) * dt:.0f}/{steps * dt:g} simulated s, {interventions} interventions so far "
-                f"({now - started:.0f} s)")
+            log(
+                f"{what}: {(step + 1) * dt:.0f}/{steps * dt:g} simulated s, {interventions} interventions so far "
+                f"({now - started:.0f} s)"
+            )
     elapsed = steps * dt
     result = {
         "autonomy": autonomy(interventions, elapsed),
@@ -151,6 +168,7 @@ def drive(predict, *, seed=1, seconds=60.0, record=True, log=print):
     top-down map, time, autonomy so far and interventions, uint8 RGB, every
     RECORD_EVERY-th step) when ``record``.
     """
+
     def steer(frame, pose):
         out = np.asarray(predict(frame[None]), dtype=np.float64).reshape(-1)
         if out.size < 1:
@@ -164,7 +182,7 @@ def drive_references(*, seed=1, seconds=60.0):
     """The same drive with no steering (always 0) and with the ground-truth
     controller that labels the training frames, from the true pose."""
     gt = lambda frame, pose: _ground_truth_angle(*pose)  # noqa: E731
-    zero = lambda frame, pose: 0.0                        # noqa: E731
+    zero = lambda frame, pose: 0.0  # noqa: E731
     return {
         "no_steering": _run(zero, seed=seed, seconds=seconds, record=False, render=False),
         "ground_truth": _run(gt, seed=seed, seconds=seconds, record=False, render=False),

@@ -17,15 +17,15 @@ from PIL import Image, ImageDraw, ImageFont
 from chapter2.data.frames import FRAME_SHAPE
 from chapter2.run.files import atomic_path
 
-PATH_COLOUR = (86, 180, 233)          # Okabe-Ito sky blue: the path driven
-CAR_COLOUR = (230, 159, 0)            # orange: the car, and the steering bar
-INTERVENTION_COLOUR = (213, 94, 0)    # vermillion crosses: where the car was put back
+PATH_COLOUR = (86, 180, 233)  # Okabe-Ito sky blue: the path driven
+CAR_COLOUR = (230, 159, 0)  # orange: the car, and the steering bar
+INTERVENTION_COLOUR = (213, 94, 0)  # vermillion crosses: where the car was put back
 MAP_BACKGROUND = (40, 40, 40)
 COURSE_LINES = (150, 150, 150)
 TEXT_COLOUR = (235, 235, 235)
-STRIP_HEIGHT = 40                     # pixels under the camera view and the map
-GIF_FPS = 5                           # GIF frames per simulated second (played in real time)
-GIF_SCALE = 2                         # each pixel drawn 2x2, so that the text reads at a glance
+STRIP_HEIGHT = 40  # pixels under the camera view and the map
+GIF_FPS = 5  # GIF frames per simulated second (played in real time)
+GIF_SCALE = 2  # each pixel drawn 2x2, so that the text reads at a glance
 
 
 class DriveFigure:
@@ -52,8 +52,10 @@ class DriveFigure:
         self.font = ImageFont.load_default()
 
     def px(self, p):
-        return (2 + (p[0] - self.lo[0]) * self.scale,
-                self.height - 2 - (p[1] - self.lo[1]) * self.scale)
+        return (
+            2 + (p[0] - self.lo[0]) * self.scale,
+            self.height - 2 - (p[1] - self.lo[1]) * self.scale,
+        )
 
     def compose(self, frame, path, resets, heading, angle, *, seconds, autonomy, interventions):
         """One GIF frame (uint8 RGB): ``frame`` the camera view (None: black),
@@ -63,7 +65,7 @@ class DriveFigure:
         ``interventions`` so far are written under the map."""
         # The path so far is drawn onto a kept trail image, a piece at a time.
         tdraw = ImageDraw.Draw(self.trail)
-        for a, b in zip(path[max(self.drawn - 1, 0):-1], path[max(self.drawn, 1):]):
+        for a, b in zip(path[max(self.drawn - 1, 0) : -1], path[max(self.drawn, 1) :]):
             if a is not None and b is not None:
                 tdraw.line((self.px(a), self.px(b)), fill=PATH_COLOUR, width=1)
         self.drawn = len(path)
@@ -88,14 +90,25 @@ class DriveFigure:
         mid, y = width // 2, top + 2
         draw.text((1, y - 3), "L", fill=TEXT_COLOUR, font=self.font)
         draw.text((width - 7, y - 3), "R", fill=TEXT_COLOUR, font=self.font)
-        draw.rectangle((min(mid, mid + angle * (mid - 10)), y + 1, max(mid, mid + angle * (mid - 10)), y + 5),
-                       fill=CAR_COLOUR)
-        draw.line((mid, y - 1, mid, y + 7), fill=TEXT_COLOUR)                    # straight ahead
+        draw.rectangle(
+            (min(mid, mid + angle * (mid - 10)), y + 1, max(mid, mid + angle * (mid - 10)), y + 5),
+            fill=CAR_COLOUR,
+        )
+        draw.line((mid, y - 1, mid, y + 7), fill=TEXT_COLOUR)  # straight ahead
         score = "n/a" if autonomy is None else f"{autonomy:.0f}%"
-        draw.text((4, top + 11), f"{seconds:4.1f} s    autonomy: {score}    interventions: {interventions}",
-                  fill=TEXT_COLOUR, font=self.font)
+        draw.text(
+            (4, top + 11),
+            f"{seconds:4.1f} s    autonomy: {score}    interventions: {interventions}",
+            fill=TEXT_COLOUR,
+            font=self.font,
+        )
         x, y = 4, top + 25
-        for label, mark in (("steering", "bar"), ("path", "line"), ("put back", "cross"), ("car", "dot")):
+        for label, mark in (
+            ("steering", "bar"),
+            ("path", "line"),
+            ("put back", "cross"),
+            ("car", "dot"),
+        ):
             if mark == "bar":
                 draw.rectangle((x, y + 4, x + 10, y + 8), fill=CAR_COLOUR)
             elif mark == "line":
@@ -114,8 +127,8 @@ def _cross(draw, centre, r, colour):
     draw.line((cx - r, cy + r, cx + r, cy - r), fill=colour, width=1)
 
 
-_LEVELS = 6                          # a 6x6x6 colour cube ...
-_GREYS = 39                          # ... and 39 greys: 255 palette entries
+_LEVELS = 6  # a 6x6x6 colour cube ...
+_GREYS = 39  # ... and 39 greys: 255 palette entries
 
 
 def _palette_indices(frame):
@@ -126,7 +139,7 @@ def _palette_indices(frame):
     q = (f * (_LEVELS - 1) + 127) // 255
     cube = q[..., 0] * _LEVELS * _LEVELS + q[..., 1] * _LEVELS + q[..., 2]
     luma = (f[..., 0] * 77 + f[..., 1] * 150 + f[..., 2] * 29) >> 8
-    grey = _LEVELS ** 3 + (luma * (_GREYS - 1) + 127) // 255
+    grey = _LEVELS**3 + (luma * (_GREYS - 1) + 127) // 255
     greyish = f.max(axis=-1) - f.min(axis=-1) < 28
     return np.where(greyish, grey, cube).astype(np.uint8)
 
@@ -135,8 +148,9 @@ def _palette():
     levels = np.round(np.linspace(0, 255, _LEVELS)).astype(int)
     r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
     greys = np.round(np.linspace(0, 255, _GREYS)).astype(int)
-    colours = np.concatenate([np.stack([r, g, b], axis=-1).reshape(-1, 3),
-                              np.repeat(greys[:, None], 3, axis=1)])
+    colours = np.concatenate(
+        [np.stack([r, g, b], axis=-1).reshape(-1, 3), np.repeat(greys[:, None], 3, axis=1)]
+    )
     return colours.reshape(-1).tolist()
 
 
@@ -157,6 +171,13 @@ def save_gif(frames, path, fps=GIF_FPS, *, scale=GIF_SCALE, log=None):
         img.putpalette(palette)
         images.append(img)
     with atomic_path(path, suffix=".gif") as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=int(round(1000 / fps)), loop=0, optimize=False)
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=int(round(1000 / fps)),
+            loop=0,
+            optimize=False,
+        )
     return path

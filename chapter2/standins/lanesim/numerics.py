@@ -16,8 +16,8 @@ def atan_unit(z):
 def fast_atan2(y, x, r):
     """atan2(y, x) for r = hypot(x, y), through two half-angle steps and a
     polynomial (numpy's arctan2 is slow); error below 1e-4 rad."""
-    t = y / np.maximum(r + x, 1e-12)                    # tan(angle / 2)
-    t = t / (1 + np.sqrt(1 + t * t))                    # tan(angle / 4), within [-1, 1]
+    t = y / np.maximum(r + x, 1e-12)  # tan(angle / 2)
+    t = t / (1 + np.sqrt(1 + t * t))  # tan(angle / 4), within [-1, 1]
     return 4 * t * atan_unit(t)
 
 

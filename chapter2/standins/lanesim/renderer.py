@@ -21,7 +21,7 @@ from .camera import floor_geometry
 from .numerics import atan_unit, per_scene
 from .textures import floor_texture, texture_bank
 
-_CHUNK = 16                   # frames rendered per numpy pass
+_CHUNK = 16  # frames rendered per numpy pass
 
 
 def lane_coordinates(st, cam, want_arc):
@@ -62,8 +62,8 @@ def lane_coordinates(st, cam, want_arc):
     q = z * z
     q += 1
     np.sqrt(q, out=q)
-    q += 1                                  # 1 + sqrt(1 + z^2)
-    z /= q                                  # tan(angle / 4), within [-1, 1]
+    q += 1  # 1 + sqrt(1 + z^2)
+    z /= q  # tan(angle / 4), within [-1, 1]
     den *= q
     s = atan_unit(z)
     s *= y
@@ -86,9 +86,9 @@ def shade(n, s, st, extras, cam, out, *, visible=None, shadow=None):
     """
     f = np.float32
     first = cam["first"]
-    inv_fp = cam["keep"] / cam["footprint"]                     # (Hf, 1), 0 where hazed
+    inv_fp = cam["keep"] / cam["footprint"]  # (Hf, 1), 0 where hazed
     half_fp = cam["footprint"] / 2
-    floor = st["floor"].T.astype(f)[:, :, None, None]           # (3, B, 1, 1)
+    floor = st["floor"].T.astype(f)[:, :, None, None]  # (3, B, 1, 1)
     b = len(extras)
     rgb = np.empty((3,) + n.shape, f)
     rgb[...] = floor
@@ -100,7 +100,7 @@ def shade(n, s, st, extras, cam, out, *, visible=None, shadow=None):
         hw = per_scene(st["line_width"][:, side]) / 2
         # Fraction of the pixel's lateral footprint covered by the line (anti-aliased),
         # faded by the haze: keep * clip((hw + fp/2 - e) / fp, 0, min(1, 2hw/fp)).
-        top = (hw + half_fp) * inv_fp                            # (B, Hf, 1)
+        top = (hw + half_fp) * inv_fp  # (B, Hf, 1)
         cap = np.minimum(cam["keep"], 2 * hw * inv_fp)
         e *= inv_fp
         np.subtract(top, e, out=e)
@@ -117,13 +117,16 @@ def shade(n, s, st, extras, cam, out, *, visible=None, shadow=None):
                 e *= ph < per_scene(st[kind + "_duty"][:, side])
         if visible is not None:
             e *= visible[:, side]
-        diff = st[name].T.astype(f)[:, :, None, None] - floor    # (3, B, 1, 1)
+        diff = st[name].T.astype(f)[:, :, None, None] - floor  # (3, B, 1, 1)
         for ch in range(3):
             rgb[ch] += e * diff[ch]
     for j, extra in enumerate(extras):
         rgb[:, j] += extra[:, first:]
-    light = per_scene(st["bright"] * 255) * (1 + per_scene(st["grad_x"]) * cam["col"][None, None, :]
-                                            + per_scene(st["grad_y"]) * cam["row"][None, :, None])
+    light = per_scene(st["bright"] * 255) * (
+        1
+        + per_scene(st["grad_x"]) * cam["col"][None, None, :]
+        + per_scene(st["grad_y"]) * cam["row"][None, :, None]
+    )
     rgb *= light[:, first:]
     if shadow is not None:
         rgb *= shadow
@@ -158,7 +161,7 @@ def render_scenes(scenes, seed=0, threads=None, *, log=None, progress_every=10.0
     lock = threading.Lock()
 
     def work(start):
-        idx = np.sort(order[start:start + _CHUNK])
+        idx = np.sort(order[start : start + _CHUNK])
         st = {k: v[idx] for k, v in scenes.items()}
         nn, ss = lane_coordinates(st, cam, want_arc=bool(broken[idx].any()))
         buf = np.empty((len(idx),) + FRAME_SHAPE, np.uint8)
@@ -170,7 +173,9 @@ def render_scenes(scenes, seed=0, threads=None, *, log=None, progress_every=10.0
                 now = time.perf_counter()
                 if now - progress["said"] >= progress_every and progress["done"] < n:
                     progress["said"] = now
-                    log(f"rendered {progress['done']:,}/{n:,} frames ({now - progress['started']:.0f} s)")
+                    log(
+                        f"rendered {progress['done']:,}/{n:,} frames ({now - progress['started']:.0f} s)"
+                    )
 
     starts = range(0, n, _CHUNK)
     threads = threads or min(4, os.cpu_count() or 1)
@@ -193,9 +198,17 @@ def render_track_view(track, x, y, heading, style, texture, noise):
     wy = y + cam["ahead"] * s - cam["right"] * c
     n, arc = track.locate(wx, wy, near=(x, y, cam["reach"] + 0.5))
     f = np.float32
-    extra = noise.astype(f, copy=True)                       # (3, H, W)
-    extra[:, cam["first"]:] += floor_texture(texture, wx.astype(f)[None], wy.astype(f)[None], cam)
+    extra = noise.astype(f, copy=True)  # (3, H, W)
+    extra[:, cam["first"] :] += floor_texture(texture, wx.astype(f)[None], wy.astype(f)[None], cam)
     out = np.empty((1,) + FRAME_SHAPE, np.uint8)
-    shade(n.astype(f)[None], arc.astype(f)[None], style, [extra], cam, out,
-          visible=track.lines_visible(arc)[None], shadow=track.light(wx, wy)[None])
+    shade(
+        n.astype(f)[None],
+        arc.astype(f)[None],
+        style,
+        [extra],
+        cam,
+        out,
+        visible=track.lines_visible(arc)[None],
+        shadow=track.light(wx, wy)[None],
+    )
     return out[0]

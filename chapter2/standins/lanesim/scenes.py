@@ -18,16 +18,19 @@ from .controller import steering_label
 from .renderer import render_scenes
 from .textures import TEXTURE_BANK
 
-LINE_COLOURS = np.array([     # tape and paint people put on floors
-    (0.95, 0.95, 0.92),       # white
-    (0.95, 0.80, 0.15),       # yellow
-    (1.00, 0.50, 0.10),       # orange
-    (0.15, 0.35, 0.90),       # blue
-    (0.20, 0.75, 0.30),       # green
-    (0.85, 0.15, 0.15),       # red
-    (0.06, 0.06, 0.06),       # black
-    (0.75, 0.75, 0.78),       # light grey
-], np.float32)
+LINE_COLOURS = np.array(
+    [  # tape and paint people put on floors
+        (0.95, 0.95, 0.92),  # white
+        (0.95, 0.80, 0.15),  # yellow
+        (1.00, 0.50, 0.10),  # orange
+        (0.15, 0.35, 0.90),  # blue
+        (0.20, 0.75, 0.30),  # green
+        (0.85, 0.15, 0.15),  # red
+        (0.06, 0.06, 0.06),  # black
+        (0.75, 0.75, 0.78),  # light grey
+    ],
+    np.float32,
+)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -41,8 +44,8 @@ def sample_styles(rng, n):
     st["floor"] = floor
     # Line colours with enough contrast against the floor (luminance or hue).
     floor_luma = floor @ _LUMA
-    dl = np.abs(LINE_COLOURS @ _LUMA - floor_luma[:, None])                  # (n, P)
-    dc = np.linalg.norm(LINE_COLOURS[None] - floor[:, None], axis=2)          # (n, P)
+    dl = np.abs(LINE_COLOURS @ _LUMA - floor_luma[:, None])  # (n, P)
+    dc = np.linalg.norm(LINE_COLOURS[None] - floor[:, None], axis=2)  # (n, P)
     usable = (dl > 0.22) | (dc > 0.5)
     usable[:, 0] |= ~usable.any(axis=1)
 
@@ -57,10 +60,12 @@ def sample_styles(rng, n):
     st["line_left"], st["line_right"] = left, right
     width = rng.uniform(0.018, 0.055, (n, 2))
     width[:, 1] = np.where(rng.random(n) < 0.7, width[:, 0], width[:, 1])
-    st["line_width"] = width                                              # (n, 2): left, right
+    st["line_width"] = width  # (n, 2): left, right
     # Dashes, and longer missing stretches: visible where frac(s/period + phase) < duty.
-    for name, prob, period, duty in (("dash", 0.3, (0.15, 0.6), (0.4, 0.75)),
-                                     ("gap", 0.3, (1.0, 3.0), (0.55, 0.85))):
+    for name, prob, period, duty in (
+        ("dash", 0.3, (0.15, 0.6), (0.4, 0.75)),
+        ("gap", 0.3, (1.0, 3.0), (0.55, 0.85)),
+    ):
         on = rng.random((n, 2)) < prob
         st[name + "_freq"] = np.where(on, 1 / rng.uniform(*period, (n, 2)), 0.0)
         st[name + "_duty"] = np.where(on, rng.uniform(*duty, (n, 2)), 2.0)
@@ -77,7 +82,7 @@ def sample_styles(rng, n):
 def sample_poses(rng, n, lane_width):
     """The car's offset and heading in n lanes, and each lane's curvature."""
     offset = rng.uniform(-0.95, 0.95, n) * lane_width / 2
-    wide = rng.uniform(-0.55, 0.55, n)                      # up to about 31 degrees
+    wide = rng.uniform(-0.55, 0.55, n)  # up to about 31 degrees
     narrow = np.clip(rng.normal(0, 0.15, n), -0.55, 0.55)
     heading = np.where(rng.random(n) < 0.5, wide, narrow)
     curvature = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(-0.75, 0.75, n))
@@ -99,8 +104,15 @@ def mirror_scenes(scenes):
     for k in ("offset", "heading", "curvature", "grad_x"):
         m[k] = -m[k]
     m["line_left"], m["line_right"] = m["line_right"], m["line_left"]
-    for k in ("line_width", "dash_freq", "dash_duty", "dash_phase",
-              "gap_freq", "gap_duty", "gap_phase"):
+    for k in (
+        "line_width",
+        "dash_freq",
+        "dash_duty",
+        "dash_phase",
+        "gap_freq",
+        "gap_duty",
+        "gap_phase",
+    ):
         m[k] = m[k][:, ::-1].copy()
     m["texture_index"] = (m["texture_index"] + TEXTURE_BANK) % (2 * TEXTURE_BANK)
     return m

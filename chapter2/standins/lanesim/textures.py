@@ -16,7 +16,7 @@ from chapter2.data.frames import FRAME_SHAPE
 from .camera import floor_geometry
 from .numerics import per_scene
 
-TEXTURE_BANK = 48             # floor-texture and noise images per data set (plus mirrors)
+TEXTURE_BANK = 48  # floor-texture and noise images per data set (plus mirrors)
 
 
 def sample_textures(rng, n):
@@ -60,7 +60,7 @@ def texture_bank(seed):
     cam = floor_geometry()
     n, first = TEXTURE_BANK, cam["first"]
     tx = sample_textures(rng, n)
-    bank = rng.standard_normal((n, 3) + FRAME_SHAPE[:2], dtype=np.float32)   # planar
+    bank = rng.standard_normal((n, 3) + FRAME_SHAPE[:2], dtype=np.float32)  # planar
     bank *= per_scene(tx["noise"])[..., None]
     heading = per_scene(rng.uniform(-np.pi, np.pi, n))
     c, s = np.cos(heading), np.sin(heading)

@@ -13,8 +13,8 @@ import numpy as np
 
 from .numerics import fast_atan2
 
-TRACK_LANE_WIDTH = 0.6        # metres between the two line centres
-SHADOW_EDGE = 0.04            # metres over which a shadow's edge fades
+TRACK_LANE_WIDTH = 0.6  # metres between the two line centres
+SHADOW_EDGE = 0.04  # metres over which a shadow's edge fades
 
 
 def advance(x, y, h, length, kappa):
@@ -24,7 +24,11 @@ def advance(x, y, h, length, kappa):
     (sin(h1) - sin(h)) / kappa loses every digit."""
     half_turn = kappa * length / 2
     chord = length * (math.sin(half_turn) / half_turn if abs(half_turn) > 1e-9 else 1.0)
-    return x + chord * math.cos(h + half_turn), y + chord * math.sin(h + half_turn), h + 2 * half_turn
+    return (
+        x + chord * math.cos(h + half_turn),
+        y + chord * math.sin(h + half_turn),
+        h + 2 * half_turn,
+    )
 
 
 class Track:
@@ -51,7 +55,7 @@ class Track:
         for x0, y0, h0, length, kappa, s0 in self.pieces:
             p = {"pose": (x0, y0, h0, length, kappa, s0)}
             mx, my, _ = advance(x0, y0, h0, length / 2, kappa)
-            p["bound"] = (mx, my, length / 2)                   # a circle holding the piece
+            p["bound"] = (mx, my, length / 2)  # a circle holding the piece
             if kappa != 0:
                 r = 1 / kappa
                 cx, cy = x0 - r * math.sin(h0), y0 + r * math.cos(h0)
@@ -61,11 +65,13 @@ class Track:
                 p["half_sweep"] = abs(kappa) * length / 2
                 p["ends"] = ((x0, y0), advance(x0, y0, h0, length, kappa)[:2])
             self._pieces.append(p)
-        self.gaps = tuple((int(side), start % self.length, end % self.length) for side, start, end in gaps)
+        self.gaps = tuple(
+            (int(side), start % self.length, end % self.length) for side, start, end in gaps
+        )
         self.shadows = []
         for s, across, along, angle, depth in shadows:
             x, y, h = self.point(s)
-            a = h + math.pi / 2 + angle                          # the shadow's long axis
+            a = h + math.pi / 2 + angle  # the shadow's long axis
             self.shadows.append((x, y, math.cos(a), math.sin(a), across / 2, along / 2, depth))
 
     def point(self, s):
@@ -80,7 +86,10 @@ class Track:
     def curvature(self, s):
         """The centre line's curvature (1/metres, positive bending left) at arc length s."""
         s = s % self.length
-        return next((kappa for _, _, _, length, kappa, s0 in self.pieces if s <= s0 + length), self.pieces[-1][4])
+        return next(
+            (kappa for _, _, _, length, kappa, s0 in self.pieces if s <= s0 + length),
+            self.pieces[-1][4],
+        )
 
     def locate(self, px, py, near=None):
         """(n, s) for world points (arrays): n signed distance from the centre
@@ -101,23 +110,23 @@ class Track:
                 tx, ty = math.cos(h), math.sin(h)
                 qx, qy = px - x0, py - y0
                 along = qx * tx + qy * ty
-                side = qx * ty - qy * tx                        # right of the direction
+                side = qx * ty - qy * tx  # right of the direction
                 clamped = np.clip(along, 0, length)
-                d2 = (along - clamped) ** 2 + side ** 2
+                d2 = (along - clamped) ** 2 + side**2
                 n = np.copysign(np.sqrt(d2), side)
                 s = s0 + clamped
             else:
                 # Angle of the point about the arc's centre, measured from the
                 # middle of the arc in the driving direction.
                 cx, cy = piece["centre"]
-                mx, my = piece["mid"]                           # unit vector to the arc's middle
+                mx, my = piece["mid"]  # unit vector to the arc's middle
                 qx, qy = px - cx, py - cy
                 rho = np.sqrt(qx * qx + qy * qy)
                 sgn = math.copysign(1.0, kappa)
                 rel = fast_atan2(sgn * (mx * qy - my * qx), mx * qx + my * qy, rho)
                 half = piece["half_sweep"]
                 inside = np.abs(rel) <= half
-                radial = (rho - piece["radius"]) * sgn          # positive outside a left bend
+                radial = (rho - piece["radius"]) * sgn  # positive outside a left bend
                 (ax, ay), (bx, by) = piece["ends"]
                 past = rel > 0
                 ex, ey = np.where(past, bx, ax), np.where(past, by, ay)
@@ -134,8 +143,11 @@ class Track:
         if near is None:
             return self._pieces
         x, y, radius = near
-        return [p for p in self._pieces
-                if math.hypot(x - p["bound"][0], y - p["bound"][1]) <= radius + p["bound"][2]]
+        return [
+            p
+            for p in self._pieces
+            if math.hypot(x - p["bound"][0], y - p["bound"][1]) <= radius + p["bound"][2]
+        ]
 
     def lines_visible(self, s):
         """None when no line is missing anywhere; else float32 (2,) + s.shape,
@@ -156,8 +168,10 @@ class Track:
         out = np.ones(np.shape(px), np.float32)
         for cx, cy, ux, uy, half_long, half_short, depth in self.shadows:
             qx, qy = px - cx, py - cy
-            dist = np.maximum(np.abs(qx * ux + qy * uy) - half_long, np.abs(qy * ux - qx * uy) - half_short)
-            inside = np.clip(0.5 - dist / SHADOW_EDGE, 0, 1)     # a soft edge
+            dist = np.maximum(
+                np.abs(qx * ux + qy * uy) - half_long, np.abs(qy * ux - qx * uy) - half_short
+            )
+            inside = np.clip(0.5 - dist / SHADOW_EDGE, 0, 1)  # a soft edge
             out *= 1 - depth * inside.astype(np.float32)
         return out
 
@@ -185,7 +199,9 @@ def closed_loop(pieces, free):
     units = np.array([[math.cos(heads[i]) for i in free], [math.sin(heads[i]) for i in free]])
     lengths = np.linalg.solve(units, -gap)
     if (lengths <= 0).any():
-        raise ValueError(f"closed_loop: the loop closes only with straights of {lengths.round(3).tolist()} m")
+        raise ValueError(
+            f"closed_loop: the loop closes only with straights of {lengths.round(3).tolist()} m"
+        )
     for i, length in zip(free, lengths):
         pieces[i][0] = float(length)
     return [tuple(p) for p in pieces]
