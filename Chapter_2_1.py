@@ -30,18 +30,17 @@ import sys
 
 from chapter2.run import startup
 
-startup.begin(
-    __name__, __file__
-)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+# Answers --help at once and keeps TensorFlow's start-up chatter quiet: before TensorFlow loads.
+startup.begin(__name__, __file__)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
 
-from chapter2.data import mnist  # noqa: E402
-from chapter2.run import distribute, flags, plots, runfolder, tblog  # noqa: E402
-from chapter2.run.errors import InputError  # noqa: E402
+from chapter2.data import mnist
+from chapter2.run import distribute, flags, plots, runfolder, tblog
+from chapter2.run.errors import InputError
 
 # --- The chapter's settings and the exercise knobs ------------------------------
 FILTERS = (16, 8, 8)  # encoder Conv2D filters; the decoder mirrors them (exercise 1)

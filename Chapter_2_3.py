@@ -36,18 +36,17 @@ import sys
 
 from chapter2.run import startup
 
-startup.begin(
-    __name__, __file__
-)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+# Answers --help at once and keeps TensorFlow's start-up chatter quiet: before TensorFlow loads.
+startup.begin(__name__, __file__)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+import numpy as np
+from keras import layers
 
-from chapter2.data import driving  # noqa: E402
-from chapter2.run import distribute, flags, resume, runfolder, tblog  # noqa: E402
-from chapter2.run.errors import InputError  # noqa: E402
-from chapter2.steering import checks, drive, evaluation, pipeline  # noqa: E402
+from chapter2.data import driving
+from chapter2.run import distribute, flags, resume, runfolder, tblog
+from chapter2.run.errors import InputError
+from chapter2.steering import checks, drive, evaluation, pipeline
 
 # --- The chapter's settings and the exercise knobs ---
 FILTERS = (8, 16, 32)  # Conv2D filters of the three convolutions (exercise 3 of Chapter_2_2)

@@ -23,16 +23,15 @@ import time
 
 from chapter2.run import startup
 
-startup.begin(
-    __name__, __file__
-)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+# Answers --help at once and keeps TensorFlow's start-up chatter quiet: before TensorFlow loads.
+startup.begin(__name__, __file__)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+import numpy as np
+from keras import layers
 
-from chapter2.run import distribute, epoch_fit, epoch_logs, flags, plots, runfolder  # noqa: E402
-from chapter2.run.errors import InputError  # noqa: E402
+from chapter2.run import distribute, epoch_fit, epoch_logs, flags, plots, runfolder
+from chapter2.run.errors import InputError
 
 # --- The chapter's settings and the exercise knobs ------------------------------
 SEQ_LENGTH = 1  # letters in each input window (exercise 8: try 3)

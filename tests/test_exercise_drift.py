@@ -5,7 +5,7 @@ import sys
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import exercise_drift  # noqa: E402
+import exercise_drift
 
 DOC = """## 1. Chapter_2_1: change the Conv2D filter sizes
 

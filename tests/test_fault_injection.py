@@ -6,7 +6,7 @@ import sys
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import fault_injection  # noqa: E402
+import fault_injection
 
 
 def test_random_kills_then_resume_leave_a_whole_run(tmp_path):

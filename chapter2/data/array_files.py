@@ -108,7 +108,7 @@ class ArrayUnpickler(pickle._Unpickler):
                 f"({self.size:,} bytes)"
             )
 
-    dispatch = dict(pickle._Unpickler.dispatch)  # noqa: RUF012  (the name the unpickler looks up)
+    dispatch = dict(pickle._Unpickler.dispatch)  # the name the unpickler looks up
 
     def load_bytearray8(self):
         """BYTEARRAY8 (protocol 5), its length checked before the zero-filled bytearray is made."""
@@ -193,7 +193,7 @@ def load_pickle(path):
         raise InputError(
             f"{path}: not a readable pickle of (X, Y) arrays: nested too deeply"
         ) from None
-    except Exception as err:  # noqa: BLE001  parsing untrusted bytes: anything else is damage
+    except Exception as err:  # parsing untrusted bytes: anything else is damage
         detail = type(err).__name__ + (f": {brief(err, 120)}" if str(err).strip() else "")
         raise InputError(
             f"{path}: not a readable pickle of (X, Y) arrays, truncated or damaged ({detail})"
