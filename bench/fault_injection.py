@@ -96,7 +96,8 @@ def check_run(run_dir, epochs):
         if steps != expected:
             problems.append(f"TensorBoard {part} epoch_loss steps {steps}")
     if (run_dir / "resume").exists():
-        problems.append("resume points left after the run finished")
+        left = sorted(p.name for p in (run_dir / "resume").iterdir())
+        problems.append(f"resume points left after the run finished: {left}")
     return problems
 
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 from chapter2.run.files import atomic_path, read_json, write_json
 
 _POINT = re.compile(r"^epoch-(\d{6})\.json$")
-_EPOCH_FILE = re.compile(r"^epoch-(\d{6})\.")
+_EPOCH_FILE = re.compile(r"^\.?epoch-(\d{6})\.")  # a leading dot: a record killed mid-write
 
 
 class ResumePoints:
