@@ -46,8 +46,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("ae", "pilotnet", "lesspool", "alphabet")
 SIDES = ("project", "listing", "pytorch")
-LABELS = {"ae": "2_1 autoencoder", "pilotnet": "2_2 steering CNN",
-          "lesspool": "2_3 fewer pools", "alphabet": "2_4 alphabet LSTM"}
+LABELS = {
+    "ae": "2_1 autoencoder",
+    "pilotnet": "2_2 steering CNN",
+    "lesspool": "2_3 fewer pools",
+    "alphabet": "2_4 alphabet LSTM",
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,31 +75,62 @@ def positive(text):
 def parse_args(argv=None):
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=positive, default=2)
-    parser.add_argument("--only", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
+    parser.add_argument(
+        "--only", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS)
+    )
     parser.add_argument("--ae-samples", type=positive, default=12800, help="2_1: training digits")
     parser.add_argument("--ae-epochs", type=positive, default=4, help="2_1: epochs (first untimed)")
-    parser.add_argument("--steps", type=positive, default=40,
-                        help="project's 2_2: timed steps of 64 (2_3: half, at least 4)")
-    parser.add_argument("--pilotnet-frames", type=positive, default=800,
-                        help="listing 2_2: frames (an epoch trains on 1.6x that many)")
-    parser.add_argument("--lesspool-frames", type=positive, default=400,
-                        help="listing 2_3: frames (an epoch trains on 1.6x that many)")
-    parser.add_argument("--conv-epochs", type=positive, default=4,
-                        help="2_2 and 2_3 listing and PyTorch ports: epochs (first untimed)")
+    parser.add_argument(
+        "--steps",
+        type=positive,
+        default=40,
+        help="project's 2_2: timed steps of 64 (2_3: half, at least 4)",
+    )
+    parser.add_argument(
+        "--pilotnet-frames",
+        type=positive,
+        default=800,
+        help="listing 2_2: frames (an epoch trains on 1.6x that many)",
+    )
+    parser.add_argument(
+        "--lesspool-frames",
+        type=positive,
+        default=400,
+        help="listing 2_3: frames (an epoch trains on 1.6x that many)",
+    )
+    parser.add_argument(
+        "--conv-epochs",
+        type=positive,
+        default=4,
+        help="2_2 and 2_3 listing and PyTorch ports: epochs (first untimed)",
+    )
     parser.add_argument("--alphabet-epochs", type=positive, default=500)
-    parser.add_argument("--torch-python", default=sys.executable,
-                        help="the Python that runs the PyTorch ports (default: this one)")
-    parser.add_argument("--torch-threads", type=positive, default=None,
-                        help="PyTorch's intra-op threads (default: PyTorch's own choice)")
+    parser.add_argument(
+        "--torch-python",
+        default=sys.executable,
+        help="the Python that runs the PyTorch ports (default: this one)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=positive,
+        default=None,
+        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch ports")
-    parser.add_argument("--logs", type=Path, default=None,
-                        help="keep every child's output in this folder (default: a temporary one)")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=None,
+        help="keep every child's output in this folder (default: a temporary one)",
+    )
     args = parser.parse_args(argv)
     args.only = [m for m in args.only.split(",") if m]
     unknown = sorted(set(args.only) - set(MODELS))
     if unknown or not args.only:
-        parser.error(f"--only: unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                     f"choose from {', '.join(MODELS)}")
+        parser.error(
+            f"--only: unknown model(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(MODELS)}"
+        )
     if args.ae_epochs < 2 or args.conv_epochs < 2:
         parser.error("--ae-epochs and --conv-epochs must be at least 2 (the first is not timed)")
     return args
@@ -109,35 +144,105 @@ def commands(args):
     pn_train = 2 * int(args.pilotnet_frames * 0.8)  # the listing's 80% split, mirrored
     lp_train = 2 * int(args.lesspool_frames * 0.8)
     ce = str(args.conv_epochs)
-    steering = [py, "bench/bench_steering.py", "--only", "train", "--variants", "script",
-                "--steps", str(args.steps), "--scripts"]
+    steering = [
+        py,
+        "bench/bench_steering.py",
+        "--only",
+        "train",
+        "--variants",
+        "script",
+        "--steps",
+        str(args.steps),
+        "--scripts",
+    ]
     table = {
         "ae": {
-            "project": [py, "bench/bench_autoencoder.py", "--samples", s, "--epochs", e,
-                        "--variants", "script"],
-            "listing": [py, "bench/listings/listing_2_1_autoencoder.py", "--samples", s,
-                        "--val-samples", str(max(128, args.ae_samples // 6)), "--epochs", e],
-            "pytorch": [tpy, "bench/torch_ports/torch_2_1_autoencoder.py", "--samples", s,
-                        "--epochs", e, *threads],
+            "project": [
+                py,
+                "bench/bench_autoencoder.py",
+                "--samples",
+                s,
+                "--epochs",
+                e,
+                "--variants",
+                "script",
+            ],
+            "listing": [
+                py,
+                "bench/listings/listing_2_1_autoencoder.py",
+                "--samples",
+                s,
+                "--val-samples",
+                str(max(128, args.ae_samples // 6)),
+                "--epochs",
+                e,
+            ],
+            "pytorch": [
+                tpy,
+                "bench/torch_ports/torch_2_1_autoencoder.py",
+                "--samples",
+                s,
+                "--epochs",
+                e,
+                *threads,
+            ],
         },
         "pilotnet": {
             "project": steering + ["Chapter_2_2"],
-            "listing": [py, "bench/listings/listing_2_2_pilotnet.py",
-                        "--samples", str(args.pilotnet_frames), "--epochs", ce],
-            "pytorch": [tpy, "bench/torch_ports/torch_2_2_pilotnet.py", "--samples", str(pn_train),
-                        "--epochs", ce, "--pooling", "111", "--dropout", "0.2", *threads],
+            "listing": [
+                py,
+                "bench/listings/listing_2_2_pilotnet.py",
+                "--samples",
+                str(args.pilotnet_frames),
+                "--epochs",
+                ce,
+            ],
+            "pytorch": [
+                tpy,
+                "bench/torch_ports/torch_2_2_pilotnet.py",
+                "--samples",
+                str(pn_train),
+                "--epochs",
+                ce,
+                "--pooling",
+                "111",
+                "--dropout",
+                "0.2",
+                *threads,
+            ],
         },
         "lesspool": {
             "project": steering + ["Chapter_2_3"],
-            "listing": [py, "bench/listings/listing_2_3_fewer_pools.py",
-                        "--samples", str(args.lesspool_frames), "--epochs", ce],
-            "pytorch": [tpy, "bench/torch_ports/torch_2_2_pilotnet.py", "--samples", str(lp_train),
-                        "--epochs", ce, "--pooling", "100", "--dropout", "0.5", *threads],
+            "listing": [
+                py,
+                "bench/listings/listing_2_3_fewer_pools.py",
+                "--samples",
+                str(args.lesspool_frames),
+                "--epochs",
+                ce,
+            ],
+            "pytorch": [
+                tpy,
+                "bench/torch_ports/torch_2_2_pilotnet.py",
+                "--samples",
+                str(lp_train),
+                "--epochs",
+                ce,
+                "--pooling",
+                "100",
+                "--dropout",
+                "0.5",
+                *threads,
+            ],
         },
         "alphabet": {
             "project": [py, "bench/bench_alphabet.py", "--epochs", str(args.alphabet_epochs)],
-            "listing": [py, "bench/listings/listing_2_4_alphabet.py",
-                        "--epochs", str(args.alphabet_epochs)],
+            "listing": [
+                py,
+                "bench/listings/listing_2_4_alphabet.py",
+                "--epochs",
+                str(args.alphabet_epochs),
+            ],
         },
     }
     return {m: table[m] for m in args.only}
@@ -145,22 +250,33 @@ def commands(args):
 
 def torch_available(python):
     try:
-        return subprocess.run([python, "-c", "import torch"], check=False, capture_output=True,
-                              timeout=120).returncode == 0
+        return (
+            subprocess.run(
+                [python, "-c", "import torch"], check=False, capture_output=True, timeout=120
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
 
 def measure(argv, log_path):
     """Run one side in a fresh process; (its last JSON line or None, wall seconds, failure)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1", MPLBACKEND="Agg",
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="-1",
+        MPLBACKEND="Agg",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)  # each side chooses its own kernels
     start = time.perf_counter()
     proc = subprocess.run(argv, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    log_path.write_text(f"$ {' '.join(argv)}\n# exit {proc.returncode}, {wall:.1f} s\n"
-                        f"{proc.stdout}\n# stderr\n{proc.stderr}")
+    log_path.write_text(
+        f"$ {' '.join(argv)}\n# exit {proc.returncode}, {wall:.1f} s\n"
+        f"{proc.stdout}\n# stderr\n{proc.stderr}"
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -201,12 +317,17 @@ def main(argv=None):
         print("PyTorch ports: skipped (--no-torch)")
     elif not torch_available(args.torch_python):
         sides.remove("pytorch")
-        print(f"PyTorch ports: skipped, no torch for {args.torch_python} "
-              "(optional: pip install -r requirements-bench.txt)")
+        print(
+            f"PyTorch ports: skipped, no torch for {args.torch_python} "
+            "(optional: pip install -r requirements-bench.txt)"
+        )
     logs = args.logs or Path(tempfile.mkdtemp(prefix="side_by_side-"))
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} CPUs; {args.rounds} round(s) of {', '.join(args.only)}; "
-          f"sides {', '.join(sides)}; logs in {logs}", flush=True)
+    print(
+        f"{os.cpu_count()} CPUs; {args.rounds} round(s) of {', '.join(args.only)}; "
+        f"sides {', '.join(sides)}; logs in {logs}",
+        flush=True,
+    )
 
     results = []  # one dict per model and round
     for rnd in range(1, args.rounds + 1):
@@ -225,12 +346,19 @@ def main(argv=None):
                     continue
                 value = value_of(model, record)
                 row["values"][side], row["records"][side] = value, record
-                unit = "s of training" if model == "alphabet" else "samples/s"
-                print(f"round {rnd}  {model:<9} {side:<8} {fmt(value, model):>10} {unit}  "
-                      f"(process {wall:.1f} s)", flush=True)
+                unit = "of training" if model == "alphabet" else "samples/s"
+                print(
+                    f"round {rnd}  {model:<9} {side:<8} {fmt(value, model):>10} {unit}  "
+                    f"(process {wall:.1f} s)",
+                    flush=True,
+                )
             values = row["values"]
-            row["project/listing"] = speed_ratio(model, values.get("project"), values.get("listing"))
-            row["project/pytorch"] = speed_ratio(model, values.get("project"), values.get("pytorch"))
+            row["project/listing"] = speed_ratio(
+                model, values.get("project"), values.get("listing")
+            )
+            row["project/pytorch"] = speed_ratio(
+                model, values.get("project"), values.get("pytorch")
+            )
             results.append(row)
 
     print()
@@ -256,11 +384,20 @@ def main(argv=None):
     for model, ratios in medians.items():
         text = ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items())
         print(f"median over rounds, {LABELS[model]}: {text}")
-    print(json.dumps({"bench": "side_by_side", "rounds": args.rounds, "sides": sides,
-                      "commands": {m: {s: " ".join(a[1:]) for s, a in t.items()}
-                                   for m, t in table.items()},
-                      "results": [{k: v for k, v in r.items() if k != "records"} for r in results],
-                      "median_ratios": medians}))
+    print(
+        json.dumps(
+            {
+                "bench": "side_by_side",
+                "rounds": args.rounds,
+                "sides": sides,
+                "commands": {
+                    m: {s: " ".join(a[1:]) for s, a in t.items()} for m, t in table.items()
+                },
+                "results": [{k: v for k, v in r.items() if k != "records"} for r in results],
+                "median_ratios": medians,
+            }
+        )
+    )
     failed = any(v is None for r in results for v in r["values"].values())
     return 1 if failed else 0
 

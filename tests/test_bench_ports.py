@@ -38,8 +38,16 @@ for line in sys.stdin.read().splitlines():
 
 def run_in_one_process(jobs, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1", MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-c", RUNNER], input="\n".join(jobs), cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER],
+        input="\n".join(jobs),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     records, exits = [], []
     for line in proc.stdout.splitlines():
@@ -62,7 +70,7 @@ def test_listing_ports_train_and_report(tmp_path):
     games.write_text("0120120\n\n2211001\n")
     jobs = {
         "2_1_ae": f"{LISTINGS / 'listing_2_1_autoencoder.py'} --samples 256 --val-samples 128 "
-                  "--epochs 2",
+        "--epochs 2",
         "2_2_pilotnet": f"{LISTINGS / 'listing_2_2_pilotnet.py'} --samples 20 --epochs 2",
         "2_3_fewer_pools": f"{LISTINGS / 'listing_2_3_fewer_pools.py'} --samples 10 --epochs 2",
         "2_4_alphabet": f"{LISTINGS / 'listing_2_4_alphabet.py'} --epochs 2",
@@ -72,8 +80,12 @@ def test_listing_ports_train_and_report(tmp_path):
         jobs = {name: jobs[name] for name in ("2_1_ae", "2_2_pilotnet")}
     records = {r["bench"]: r for r in run_in_one_process(list(jobs.values()), tmp_path)}
     assert sorted(records) == sorted(jobs)
-    expected_samples = {"2_1_ae": 256, "2_2_pilotnet": 2 * 16,  # an 80% split, all mirrored
-                        "2_3_fewer_pools": 2 * 8, "2_4_alphabet": 25}  # 25: the alphabet's pairs
+    expected_samples = {
+        "2_1_ae": 256,
+        "2_2_pilotnet": 2 * 16,  # an 80% split, all mirrored
+        "2_3_fewer_pools": 2 * 8,
+        "2_4_alphabet": 25,
+    }  # 25: the alphabet's pairs
     for name, record in records.items():
         assert record["impl"] == "listing"
         if name == "2_5_rps":
@@ -109,19 +121,25 @@ def test_torch_pilotnet_matches_the_listings_networks():
         import torch_2_2_pilotnet as port
     finally:
         sys.path.remove(str(TORCH_PORTS))
-    count = {pooling: sum(p.numel() for p in port.build_model(torch, pooling).parameters())
-             for pooling in ((True, True, True), (True, False, False))}
+    count = {
+        pooling: sum(p.numel() for p in port.build_model(torch, pooling).parameters())
+        for pooling in ((True, True, True), (True, False, False))
+    }
     # Keras counts 1,923,473 (Chapter_2_2's listing) and 33,798,545 (Chapter_2_3's)
     assert count == {(True, True, True): 1923473, (True, False, False): 33798545}
 
 
-@pytest.mark.parametrize("argv, names", [
-    ([str(TORCH_PORTS / "torch_2_2_pilotnet.py"), "--pooling", "12"], "--pooling"),
-    ([str(ROOT / "bench" / "side_by_side.py"), "--only", "ae,nope"], "nope"),
-])
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        ([str(TORCH_PORTS / "torch_2_2_pilotnet.py"), "--pooling", "12"], "--pooling"),
+        ([str(ROOT / "bench" / "side_by_side.py"), "--only", "ae,nope"], "nope"),
+    ],
+)
 def test_bad_flags_end_in_one_error_line(argv, names):
-    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0]

@@ -40,8 +40,12 @@ def parse_args(argv=None):
     parser = timing.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=timing.at_least(1), default=60000, help="training digits")
     parser.add_argument("--val-samples", type=timing.at_least(1), default=10000, help="test digits")
-    parser.add_argument("--epochs", type=timing.at_least(2), default=50,
-                        help="epochs (at least 2: the first is not timed)")
+    parser.add_argument(
+        "--epochs",
+        type=timing.at_least(2),
+        default=50,
+        help="epochs (at least 2: the first is not timed)",
+    )
     parser.add_argument("--data", choices=("synthetic", "mnist"), default="synthetic")
     parser.add_argument("--plot", default=None, help="write the listing's figure to this PNG")
     return parser.parse_args(argv)
@@ -69,34 +73,38 @@ def main(argv=None):
 
     autoencoder = Model(input_img, decoded)
     # Keras 3: 'adadelta' alone now means learning_rate=0.001; the listing trained with 1.0
-    autoencoder.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0),
-                        loss="binary_crossentropy")
+    autoencoder.compile(
+        optimizer=keras.optimizers.Adadelta(learning_rate=1.0), loss="binary_crossentropy"
+    )
 
     if args.data == "mnist":
         from keras.datasets import mnist
 
         (x_train, _), (x_test, _) = mnist.load_data()
-        x_train, x_test = x_train[:args.samples], x_test[:args.val_samples]  # bench: sizes
+        x_train, x_test = x_train[: args.samples], x_test[: args.val_samples]  # bench: sizes
     else:  # bench: MNIST's shapes and dtype, random pixels
         rng = np.random.default_rng(0)
         x_train = rng.integers(0, 256, (args.samples, 28, 28), dtype=np.uint8)
         x_test = rng.integers(0, 256, (args.val_samples, 28, 28), dtype=np.uint8)
 
-    x_train = x_train.astype("float32") / 255.
-    x_test = x_test.astype("float32") / 255.
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0
     x_train = np.reshape(x_train, (len(x_train), 28, 28, 1))
     x_test = np.reshape(x_test, (len(x_test), 28, 28, 1))
 
     timer = timing.make_epoch_timer(keras)  # bench
     with tempfile.TemporaryDirectory() as log_dir:  # bench: the book logs to /tmp/autoencoder
         start = time.perf_counter()
-        autoencoder.fit(x_train, x_train,
-                        epochs=args.epochs,
-                        batch_size=128,
-                        shuffle=True,
-                        validation_data=(x_test, x_test),
-                        callbacks=[TensorBoard(log_dir=log_dir), timer],
-                        verbose=0)  # bench: quiet
+        autoencoder.fit(
+            x_train,
+            x_train,
+            epochs=args.epochs,
+            batch_size=128,
+            shuffle=True,
+            validation_data=(x_test, x_test),
+            callbacks=[TensorBoard(log_dir=log_dir), timer],  # bench: the timer
+            verbose=0,  # bench: quiet
+        )
         fit_wall_s = time.perf_counter() - start
 
     if args.plot:  # bench: the figure only on request
@@ -124,8 +132,16 @@ def main(argv=None):
             ax.get_yaxis().set_visible(False)
         plt.savefig(args.plot)
 
-    timing.report("2_1_ae", len(x_train), timer.seconds, fit_wall_s, batch_size=128,
-                  epochs=args.epochs, data=args.data, keras=keras.__version__)
+    timing.report(
+        "2_1_ae",
+        len(x_train),
+        timer.seconds,
+        fit_wall_s,
+        batch_size=128,
+        epochs=args.epochs,
+        data=args.data,
+        keras=keras.__version__,
+    )
     return 0
 
 

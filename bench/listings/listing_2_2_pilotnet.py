@@ -40,10 +40,15 @@ from keras.models import Model
 
 def parse_args(argv=None):
     parser = timing.Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=timing.at_least(5), default=4000,
-                        help="frames in the synthetic recording")
-    parser.add_argument("--epochs", type=timing.at_least(2), default=4,
-                        help="epochs (at least 2: the first is not timed)")
+    parser.add_argument(
+        "--samples", type=timing.at_least(5), default=4000, help="frames in the synthetic recording"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=timing.at_least(2),
+        default=4,
+        help="epochs (at least 2: the first is not timed)",
+    )
     parser.add_argument("--data", default=None, help="an .npz with X (N, 120, 160, 3) and Y (N,)")
     return parser.parse_args(argv)
 
@@ -57,8 +62,10 @@ def load_recording(args):
         except (OSError, KeyError, ValueError) as err:
             timing.Parser().error(f"--data {args.data}: expected an .npz with X and Y ({err})")
         if X.ndim != 4 or X.shape[1:] != (120, 160, 3) or len(Y) != len(X):
-            timing.Parser().error(f"--data {args.data}: expected X (N, 120, 160, 3) and Y (N,), "
-                                  f"got {X.shape} and {Y.shape}")
+            timing.Parser().error(
+                f"--data {args.data}: expected X (N, 120, 160, 3) and Y (N,), "
+                f"got {X.shape} and {Y.shape}"
+            )
         return X, Y
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (args.samples, 120, 160, 3), dtype=np.uint8)
@@ -103,7 +110,7 @@ def main(argv=None):
     x = Flatten(name="flattened")(x)
     x = Dense(256)(x)
     x = Activation("linear")(x)
-    x = Dropout(.2)(x)
+    x = Dropout(0.2)(x)
 
     angle_out = Dense(1, name="angle_out")(x)
 
@@ -120,13 +127,27 @@ def main(argv=None):
             timer,  # bench
         ]
         start = time.perf_counter()
-        model.fit(X_train, Y_train, batch_size=64, epochs=args.epochs,
-                  validation_data=(X_val, Y_val), callbacks=callbacks,
-                  verbose=0)  # bench: quiet
+        model.fit(
+            X_train,
+            Y_train,
+            batch_size=64,
+            epochs=args.epochs,
+            validation_data=(X_val, Y_val),
+            callbacks=callbacks,
+            verbose=0,  # bench: quiet
+        )
         fit_wall_s = time.perf_counter() - start
 
-    timing.report("2_2_pilotnet", len(X_train), timer.seconds, fit_wall_s, batch_size=64,
-                  epochs=args.epochs, frames=N, keras=keras.__version__)
+    timing.report(
+        "2_2_pilotnet",
+        len(X_train),
+        timer.seconds,
+        fit_wall_s,
+        batch_size=64,
+        epochs=args.epochs,
+        frames=N,
+        keras=keras.__version__,
+    )
     return 0
 
 

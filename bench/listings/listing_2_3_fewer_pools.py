@@ -45,10 +45,18 @@ from keras.models import Model
 
 def parse_args(argv=None):
     parser = timing.Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=timing.at_least(10), default=4000,
-                        help="frames in the synthetic recording")
-    parser.add_argument("--epochs", type=timing.at_least(2), default=10,
-                        help="epochs (at least 2: the first is not timed)")
+    parser.add_argument(
+        "--samples",
+        type=timing.at_least(10),
+        default=4000,
+        help="frames in the synthetic recording",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=timing.at_least(2),
+        default=10,
+        help="epochs (at least 2: the first is not timed)",
+    )
     parser.add_argument("--data", default=None, help="an .npz with X (N, 120, 160, 3) and Y (N,)")
     return parser.parse_args(argv)
 
@@ -62,8 +70,10 @@ def load_recording(args):
         except (OSError, KeyError, ValueError) as err:
             timing.Parser().error(f"--data {args.data}: expected an .npz with X and Y ({err})")
         if X.ndim != 4 or X.shape[1:] != (120, 160, 3) or len(Y) != len(X):
-            timing.Parser().error(f"--data {args.data}: expected X (N, 120, 160, 3) and Y (N,), "
-                                  f"got {X.shape} and {Y.shape}")
+            timing.Parser().error(
+                f"--data {args.data}: expected X (N, 120, 160, 3) and Y (N,), "
+                f"got {X.shape} and {Y.shape}"
+            )
         return X, Y
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (args.samples, 120, 160, 3), dtype=np.uint8)
@@ -86,7 +96,7 @@ def main(argv=None):
     train_n = int(N * 0.8)
     val_n = int(N * 0.1)
     X_train, Y_train = X[:train_n], Y[:train_n]
-    X_val, Y_val = X[train_n:train_n + val_n], Y[train_n:train_n + val_n]
+    X_val, Y_val = X[train_n : train_n + val_n], Y[train_n : train_n + val_n]
     # the last 10% is the test split, kept out of training
 
     # augment: every training frame mirrored left-right, its angle negated
@@ -110,7 +120,7 @@ def main(argv=None):
     x = Flatten(name="flattened")(x)
     x = Dense(256)(x)
     x = Activation("linear")(x)
-    x = Dropout(.5)(x)
+    x = Dropout(0.5)(x)
 
     angle_out = Dense(1, name="angle_out")(x)
 
@@ -128,13 +138,27 @@ def main(argv=None):
             timer,  # bench
         ]
         start = time.perf_counter()
-        model.fit(X_train, Y_train, batch_size=64, epochs=args.epochs,
-                  validation_data=(X_val, Y_val), callbacks=callbacks,
-                  verbose=0)  # bench: quiet
+        model.fit(
+            X_train,
+            Y_train,
+            batch_size=64,
+            epochs=args.epochs,
+            validation_data=(X_val, Y_val),
+            callbacks=callbacks,
+            verbose=0,  # bench: quiet
+        )
         fit_wall_s = time.perf_counter() - start
 
-    timing.report("2_3_fewer_pools", len(X_train), timer.seconds, fit_wall_s, batch_size=64,
-                  epochs=args.epochs, frames=N, keras=keras.__version__)
+    timing.report(
+        "2_3_fewer_pools",
+        len(X_train),
+        timer.seconds,
+        fit_wall_s,
+        batch_size=64,
+        epochs=args.epochs,
+        frames=N,
+        keras=keras.__version__,
+    )
     return 0
 
 

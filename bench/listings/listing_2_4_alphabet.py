@@ -31,8 +31,12 @@ from keras.utils import to_categorical  # Keras 3: was keras.utils.np_utils
 
 def parse_args(argv=None):
     parser = timing.Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=timing.at_least(2), default=500,
-                        help="epochs (at least 2: the first is not timed)")
+    parser.add_argument(
+        "--epochs",
+        type=timing.at_least(2),
+        default=500,
+        help="epochs (at least 2: the first is not timed)",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,7 +55,7 @@ def main(argv=None):
     dataX = []
     dataY = []
     for i in range(0, len(alphabet) - seq_length, 1):
-        seq_in = alphabet[i:i + seq_length]
+        seq_in = alphabet[i : i + seq_length]
         seq_out = alphabet[i + seq_length]
         dataX.append([char_to_int[char] for char in seq_in])
         dataY.append(char_to_int[seq_out])
@@ -69,8 +73,9 @@ def main(argv=None):
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     timer = timing.make_epoch_timer(keras)  # bench
     start = time.perf_counter()  # bench
-    model.fit(X, y, epochs=args.epochs, batch_size=1, verbose=2,
-              callbacks=[timer])  # bench: the timer
+    model.fit(
+        X, y, epochs=args.epochs, batch_size=1, verbose=2, callbacks=[timer]
+    )  # bench: the timer
     fit_wall_s = time.perf_counter() - start  # bench
     # summarize performance of the model
     scores = model.evaluate(X, y, verbose=0)
@@ -85,9 +90,16 @@ def main(argv=None):
         seq_in = [int_to_char[value] for value in pattern]
         print(seq_in, "->", result)
 
-    timing.report("2_4_alphabet", len(X), timer.seconds, fit_wall_s, batch_size=1,
-                  epochs=args.epochs, accuracy=round(float(scores[1]), 4),
-                  keras=keras.__version__)
+    timing.report(
+        "2_4_alphabet",
+        len(X),
+        timer.seconds,
+        fit_wall_s,
+        batch_size=1,
+        epochs=args.epochs,
+        accuracy=round(float(scores[1]), 4),
+        keras=keras.__version__,
+    )
     return 0
 
 

@@ -50,11 +50,18 @@ np.random.seed(7)
 
 def parse_args(argv=None):
     parser = timing.Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA_FILE, help="games, one a line, moves 0/1/2")
-    parser.add_argument("--games", type=timing.at_least(1), default=None,
-                        help="train on the first N games (default: all)")
-    parser.add_argument("--epochs", type=timing.at_least(1), default=EPOCH_NP,
-                        help="epochs per game")
+    parser.add_argument(
+        "--data", type=Path, default=DATA_FILE, help="games, one a line, moves 0/1/2"
+    )
+    parser.add_argument(
+        "--games",
+        type=timing.at_least(1),
+        default=None,
+        help="train on the first N games (default: all)",
+    )
+    parser.add_argument(
+        "--epochs", type=timing.at_least(1), default=EPOCH_NP, help="epochs per game"
+    )
     return parser.parse_args(argv)
 
 
@@ -67,8 +74,11 @@ def simple_model():
     new_model.add(Dense(64, activation="relu"))
     new_model.add(Dense(64, activation="relu"))
     new_model.add(Dense(3, activation="softmax"))
-    new_model.compile(loss="categorical_crossentropy", optimizer="adam",
-                      metrics=["accuracy", "categorical_crossentropy"])
+    new_model.compile(
+        loss="categorical_crossentropy",
+        optimizer="adam",
+        metrics=["accuracy", "categorical_crossentropy"],
+    )
     return new_model
 
 
@@ -83,8 +93,9 @@ def read_games(filename, limit):
         if not line.strip():
             continue
         if set(line.strip()) - set("012") or len(line.strip()) < 2:
-            timing.Parser().error(f"--data {filename} line {number}: expected at least two moves, "
-                                  "each 0, 1 or 2")
+            timing.Parser().error(
+                f"--data {filename} line {number}: expected at least two moves, each 0, 1 or 2"
+            )
         games.append(line.strip())
     if not games:
         timing.Parser().error(f"--data {filename}: no games in it")
@@ -106,8 +117,7 @@ def train_model(model, games, epochs, model_file):
     for input_data, output_data in batch_generator(games):
         # fix: no bare try/except printing "error": it hid every failure
         start = time.perf_counter()  # bench
-        model.fit(input_data, output_data, epochs=epochs, batch_size=100,
-                  verbose=0)  # bench: quiet
+        model.fit(input_data, output_data, epochs=epochs, batch_size=100, verbose=0)  # bench: quiet
         seconds.append(time.perf_counter() - start)  # bench
     print("Saving model")
     model.save(model_file)
@@ -115,15 +125,17 @@ def train_model(model, games, epochs, model_file):
 
 
 def validate(model):
-    validation = ("1001010001102211101010022011011011010022010110122222102210110111010111221100"
-                  "10101010101")
+    validation = (
+        "100101000110221110101002201101101101002201011012222210221011011101011122110010101010101"
+    )
     moves = np.array([int(move) for move in validation])  # fix: the moves as numbers
     input_validation = np.reshape(moves[:-1], INPUT_SHAPE)
     output_validation = np.zeros((len(moves) - 1, 3))
     output_validation[np.arange(len(moves) - 1), moves[1:]] = 1
     output_validation = np.reshape(output_validation, OUTPUT_SHAPE)
-    result = model.evaluate(input_validation, output_validation, verbose=0,
-                            return_dict=True)  # Keras 3: metrics_names no longer line up
+    result = model.evaluate(
+        input_validation, output_validation, verbose=0, return_dict=True
+    )  # Keras 3: metrics_names no longer line up
     for name, value in result.items():
         print(name, value)
     return result
@@ -140,12 +152,19 @@ def main(argv=None):
     print(res)
     print(np.argmax(res, axis=2))
 
-    timing.emit("2_5_rps", games=len(games), epochs_per_game=args.epochs,
-                fit_wall_s=round(sum(seconds), 3),
-                game_fit_s={"median": round(statistics.median(seconds), 3),
-                            "min": round(min(seconds), 3), "max": round(max(seconds), 3)},
-                validation_accuracy=round(float(result["accuracy"]), 4),
-                keras=keras.__version__)
+    timing.emit(
+        "2_5_rps",
+        games=len(games),
+        epochs_per_game=args.epochs,
+        fit_wall_s=round(sum(seconds), 3),
+        game_fit_s={
+            "median": round(statistics.median(seconds), 3),
+            "min": round(min(seconds), 3),
+            "max": round(max(seconds), 3),
+        },
+        validation_accuracy=round(float(result["accuracy"]), 4),
+        keras=keras.__version__,
+    )
     return 0
 
 

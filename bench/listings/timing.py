@@ -41,8 +41,12 @@ def summary(values):
     """Median, min, max and count of a list of rates (None when empty)."""
     if not values:
         return {"median": None, "n": 0}
-    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
-            "max": round(max(values), 2), "n": len(values)}
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "n": len(values),
+    }
 
 
 def make_epoch_timer(keras):
@@ -81,13 +85,22 @@ def make_epoch_timer(keras):
 def report(bench, train_samples, epoch_seconds, fit_wall_s, **extra):
     """Print the port's JSON line: samples/s is the median over the epochs after the first."""
     rates = [train_samples / s for s in epoch_seconds[1:] if s > 0]
-    emit(bench, train_samples_per_epoch=train_samples, train_samples_per_s=summary(rates),
-         epoch_train_s=[round(s, 3) for s in epoch_seconds], fit_wall_s=round(fit_wall_s, 3),
-         **extra)
+    emit(
+        bench,
+        train_samples_per_epoch=train_samples,
+        train_samples_per_s=summary(rates),
+        epoch_train_s=[round(s, 3) for s in epoch_seconds],
+        fit_wall_s=round(fit_wall_s, 3),
+        **extra,
+    )
 
 
 def emit(bench, **fields):
     """Print one JSON line naming the port; the side-by-side reads the last such line."""
-    record = {"bench": bench, "impl": "listing", **fields,
-              "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")}
+    record = {
+        "bench": bench,
+        "impl": "listing",
+        **fields,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+    }
     print(json.dumps(record), flush=True)

@@ -40,8 +40,11 @@ def import_torch():
     try:
         import torch
     except ImportError:
-        print("error: PyTorch is not installed; it is optional, for these benchmarks only: "
-              "pip install -r requirements-bench.txt", file=sys.stderr)
+        print(
+            "error: PyTorch is not installed; it is optional, for these benchmarks only: "
+            "pip install -r requirements-bench.txt",
+            file=sys.stderr,
+        )
         sys.exit(2)
     return torch
 
@@ -67,7 +70,7 @@ def train(torch, model, optimizer, loss_fn, x, y, batch_size, epochs, prepare=No
         start = time.perf_counter()
         order = torch.randperm(n)
         for first in range(0, n, batch_size):
-            index = order[first:first + batch_size]
+            index = order[first : first + batch_size]
             xb, yb = x[index], y[index]
             if prepare is not None:
                 xb = prepare(xb)
@@ -83,10 +86,25 @@ def train(torch, model, optimizer, loss_fn, x, y, batch_size, epochs, prepare=No
 def report(torch, bench, train_samples, epoch_seconds, **extra):
     """Print the port's JSON line: samples/s is the median over the epochs after the first."""
     rates = [train_samples / s for s in epoch_seconds[1:] if s > 0]
-    summary = ({"median": round(statistics.median(rates), 2), "min": round(min(rates), 2),
-                "max": round(max(rates), 2), "n": len(rates)} if rates else {"median": None, "n": 0})
-    record = {"bench": bench, "impl": "pytorch", "train_samples_per_epoch": train_samples,
-              "train_samples_per_s": summary, "epoch_train_s": [round(s, 3) for s in epoch_seconds],
-              "fit_wall_s": round(sum(epoch_seconds), 3), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), **extra}
+    summary = (
+        {
+            "median": round(statistics.median(rates), 2),
+            "min": round(min(rates), 2),
+            "max": round(max(rates), 2),
+            "n": len(rates),
+        }
+        if rates
+        else {"median": None, "n": 0}
+    )
+    record = {
+        "bench": bench,
+        "impl": "pytorch",
+        "train_samples_per_epoch": train_samples,
+        "train_samples_per_s": summary,
+        "epoch_train_s": [round(s, 3) for s in epoch_seconds],
+        "fit_wall_s": round(sum(epoch_seconds), 3),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **extra,
+    }
     print(json.dumps(record), flush=True)

@@ -26,24 +26,45 @@ def build_model(torch):
     nn = torch.nn
     return nn.Sequential(
         # encoder
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(16, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
         # decoder
-        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest"),
-        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest"),
-        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest"),
-        nn.Conv2d(16, 1, 3, padding=1), nn.Sigmoid(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(8, 16, 3),
+        nn.ReLU(),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(16, 1, 3, padding=1),
+        nn.Sigmoid(),
     )
 
 
 def main(argv=None):
     parser = common.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=common.at_least(1), default=60000, help="training digits")
-    parser.add_argument("--epochs", type=common.at_least(2), default=50,
-                        help="epochs (at least 2: the first is not timed)")
-    parser.add_argument("--threads", type=common.at_least(1), default=None,
-                        help="PyTorch's intra-op threads (default: PyTorch's own choice)")
+    parser.add_argument(
+        "--epochs",
+        type=common.at_least(2),
+        default=50,
+        help="epochs (at least 2: the first is not timed)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=common.at_least(1),
+        default=None,
+        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
+    )
     args = parser.parse_args(argv)
     torch = common.import_torch()
     if args.threads:

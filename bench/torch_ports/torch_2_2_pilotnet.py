@@ -28,7 +28,9 @@ import common
 def pooling_flags(text):
     """'111' -> (True, True, True): which of the three stages end in a max-pooling."""
     if len(text) != 3 or set(text) - set("01"):
-        raise argparse.ArgumentTypeError(f"expected three digits 0 or 1 (e.g. 111 or 100), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected three digits 0 or 1 (e.g. 111 or 100), got {text!r}"
+        )
     return tuple(c == "1" for c in text)
 
 
@@ -51,22 +53,39 @@ def build_model(torch, pooling=(True, True, True), dropout=0.2):
         if pool:
             layers.append(nn.MaxPool2d(2))
             height, width = height // 2, width // 2
-    layers += [nn.Flatten(), nn.Linear(channels * height * width, 256), nn.Dropout(dropout),
-               nn.Linear(256, 1)]
+    layers += [
+        nn.Flatten(),
+        nn.Linear(channels * height * width, 256),
+        nn.Dropout(dropout),
+        nn.Linear(256, 1),
+    ]
     return nn.Sequential(*layers)
 
 
 def main(argv=None):
     parser = common.Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=common.at_least(1), default=6400,
-                        help="training frames per epoch")
-    parser.add_argument("--epochs", type=common.at_least(2), default=4,
-                        help="epochs (at least 2: the first is not timed)")
-    parser.add_argument("--pooling", type=pooling_flags, default=(True, True, True),
-                        help="which stages pool: 111 (Chapter_2_2) or 100 (Chapter_2_3)")
+    parser.add_argument(
+        "--samples", type=common.at_least(1), default=6400, help="training frames per epoch"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=common.at_least(2),
+        default=4,
+        help="epochs (at least 2: the first is not timed)",
+    )
+    parser.add_argument(
+        "--pooling",
+        type=pooling_flags,
+        default=(True, True, True),
+        help="which stages pool: 111 (Chapter_2_2) or 100 (Chapter_2_3)",
+    )
     parser.add_argument("--dropout", type=dropout_rate, default=0.2)
-    parser.add_argument("--threads", type=common.at_least(1), default=None,
-                        help="PyTorch's intra-op threads (default: PyTorch's own choice)")
+    parser.add_argument(
+        "--threads",
+        type=common.at_least(1),
+        default=None,
+        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
+    )
     args = parser.parse_args(argv)
     torch = common.import_torch()
     if args.threads:
@@ -78,14 +97,31 @@ def main(argv=None):
     model = build_model(torch, args.pooling, args.dropout)
     common.keras_init(torch, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
-    seconds = common.train(torch, model, optimizer, torch.nn.MSELoss(), x, y, 64, args.epochs,
-                           prepare=lambda xb: xb.float())
+    seconds = common.train(
+        torch,
+        model,
+        optimizer,
+        torch.nn.MSELoss(),
+        x,
+        y,
+        64,
+        args.epochs,
+        prepare=lambda xb: xb.float(),
+    )
     name = "2_2_pilotnet" if args.pooling == (True, True, True) else "2_3_fewer_pools"
     if args.pooling not in ((True, True, True), (True, False, False)):
         name = "pilotnet_pooling_" + "".join("1" if p else "0" for p in args.pooling)
-    common.report(torch, name, args.samples, seconds, batch_size=64, epochs=args.epochs,
-                  pooling="".join("1" if p else "0" for p in args.pooling), dropout=args.dropout,
-                  parameters=sum(p.numel() for p in model.parameters()))
+    common.report(
+        torch,
+        name,
+        args.samples,
+        seconds,
+        batch_size=64,
+        epochs=args.epochs,
+        pooling="".join("1" if p else "0" for p in args.pooling),
+        dropout=args.dropout,
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
     return 0
 
 
