@@ -121,7 +121,7 @@ def parse_args(argv=None):
         "--logs",
         type=Path,
         default=None,
-        help="keep every child's output in this folder (default: a temporary one)",
+        help="write every child's output to this folder (default: a new temporary folder)",
     )
     args = parser.parse_args(argv)
     args.only = [m for m in args.only.split(",") if m]
@@ -139,113 +139,42 @@ def parse_args(argv=None):
 def commands(args):
     """{model: {side: argv}} for this run's sizes."""
     py, tpy = sys.executable, args.torch_python
-    threads = ["--threads", str(args.torch_threads)] if args.torch_threads else []
-    s, e = str(args.ae_samples), str(args.ae_epochs)
+    threads = f" --threads {args.torch_threads}" if args.torch_threads else ""
+    ae = f"--samples {args.ae_samples} --epochs {args.ae_epochs}"
+    ae_val = max(128, args.ae_samples // 6)
     pn_train = 2 * int(args.pilotnet_frames * 0.8)  # the listing's 80% split, mirrored
-    lp_train = 2 * int(args.lesspool_frames * 0.8)
-    ce = str(args.conv_epochs)
-    steering = [
-        py,
-        "bench/bench_steering.py",
-        "--only",
-        "train",
-        "--variants",
-        "script",
-        "--steps",
-        str(args.steps),
-        "--scripts",
-    ]
+    lp_frames = args.lesspool_frames
+    lp_train = 2 * int(lp_frames * 0.8)
+    ce = f"--epochs {args.conv_epochs}"
+    steering = f"bench/bench_steering.py --only train --variants script --steps {args.steps}"
+    torch_pn = "bench/torch_ports/torch_2_2_pilotnet.py"
+    listings = "bench/listings"
     table = {
         "ae": {
-            "project": [
-                py,
-                "bench/bench_autoencoder.py",
-                "--samples",
-                s,
-                "--epochs",
-                e,
-                "--variants",
-                "script",
-            ],
-            "listing": [
-                py,
-                "bench/listings/listing_2_1_autoencoder.py",
-                "--samples",
-                s,
-                "--val-samples",
-                str(max(128, args.ae_samples // 6)),
-                "--epochs",
-                e,
-            ],
-            "pytorch": [
-                tpy,
-                "bench/torch_ports/torch_2_1_autoencoder.py",
-                "--samples",
-                s,
-                "--epochs",
-                e,
-                *threads,
-            ],
+            "project": f"bench/bench_autoencoder.py {ae} --variants script",
+            "listing": f"bench/listings/listing_2_1_autoencoder.py {ae} --val-samples {ae_val}",
+            "pytorch": f"bench/torch_ports/torch_2_1_autoencoder.py {ae}{threads}",
         },
         "pilotnet": {
-            "project": steering + ["Chapter_2_2"],
-            "listing": [
-                py,
-                "bench/listings/listing_2_2_pilotnet.py",
-                "--samples",
-                str(args.pilotnet_frames),
-                "--epochs",
-                ce,
-            ],
-            "pytorch": [
-                tpy,
-                "bench/torch_ports/torch_2_2_pilotnet.py",
-                "--samples",
-                str(pn_train),
-                "--epochs",
-                ce,
-                "--pooling",
-                "111",
-                "--dropout",
-                "0.2",
-                *threads,
-            ],
+            "project": f"{steering} --scripts Chapter_2_2",
+            "listing": f"{listings}/listing_2_2_pilotnet.py --samples {args.pilotnet_frames} {ce}",
+            "pytorch": f"{torch_pn} --samples {pn_train} {ce} --pooling 111 --dropout 0.2{threads}",
         },
         "lesspool": {
-            "project": steering + ["Chapter_2_3"],
-            "listing": [
-                py,
-                "bench/listings/listing_2_3_fewer_pools.py",
-                "--samples",
-                str(args.lesspool_frames),
-                "--epochs",
-                ce,
-            ],
-            "pytorch": [
-                tpy,
-                "bench/torch_ports/torch_2_2_pilotnet.py",
-                "--samples",
-                str(lp_train),
-                "--epochs",
-                ce,
-                "--pooling",
-                "100",
-                "--dropout",
-                "0.5",
-                *threads,
-            ],
+            "project": f"{steering} --scripts Chapter_2_3",
+            "listing": f"{listings}/listing_2_3_fewer_pools.py --samples {lp_frames} {ce}",
+            "pytorch": f"{torch_pn} --samples {lp_train} {ce} --pooling 100 --dropout 0.5{threads}",
         },
         "alphabet": {
-            "project": [py, "bench/bench_alphabet.py", "--epochs", str(args.alphabet_epochs)],
-            "listing": [
-                py,
-                "bench/listings/listing_2_4_alphabet.py",
-                "--epochs",
-                str(args.alphabet_epochs),
-            ],
+            "project": f"bench/bench_alphabet.py --epochs {args.alphabet_epochs}",
+            "listing": f"bench/listings/listing_2_4_alphabet.py --epochs {args.alphabet_epochs}",
         },
     }
-    return {m: table[m] for m in args.only}
+    return {
+        model: {side: [tpy if side == "pytorch" else py, *line.split()] for side, line in t.items()}
+        for model, t in table.items()
+        if model in args.only
+    }
 
 
 def torch_available(python):
@@ -291,6 +220,14 @@ def value_of(model, record):
     return (record.get("train_samples_per_s") or {}).get("median")
 
 
+def cpu_value_of(model, record):
+    """Training samples per CPU-second (all the process's threads), where the side reports it."""
+    if model == "alphabet":
+        return None
+    value = record.get("train_samples_per_cpu_s")
+    return value.get("median") if isinstance(value, dict) else value
+
+
 def speed_ratio(model, project, other):
     """How many times faster the project is than the other side (None if either is missing)."""
     if not project or not other:
@@ -306,6 +243,23 @@ def fmt(value, model):
 
 def fmt_ratio(ratio):
     return "-" if ratio is None else f"{ratio:.2f}x"
+
+
+def print_table(results, sides, key, title):
+    """A Markdown table of one figure per side and the project's ratios, per model and round."""
+    print(f"{title}; a ratio is how many times faster the project is.")
+    prefix = "cpu " if key == "cpu" else ""
+    others = [side for side in sides if side != "project"]
+    header = ["model", "round", *sides, *(f"project/{other}" for other in others)]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in results:
+        if key == "cpu" and row["model"] == "alphabet":
+            continue
+        cells = [LABELS[row["model"]], str(row["round"])]
+        cells += [fmt(row[key].get(side), row["model"]) for side in sides]
+        cells += [fmt_ratio(row.get(f"{prefix}project/{other}")) for other in others]
+        print("| " + " | ".join(cells) + " |")
 
 
 def main(argv=None):
@@ -334,7 +288,7 @@ def main(argv=None):
         shift = (rnd - 1) % len(sides)
         order = sides[shift:] + sides[:shift]  # the sides take turns going first
         for model, by_side in table.items():
-            row = {"model": model, "round": rnd, "values": {}, "records": {}}
+            row = {"model": model, "round": rnd, "values": {}, "cpu": {}}
             for side in order:
                 if side not in by_side:
                     continue
@@ -344,60 +298,49 @@ def main(argv=None):
                     print(f"round {rnd}  {model:<9} {side:<8} {failure}  (log: {log})", flush=True)
                     row["values"][side] = None
                     continue
-                value = value_of(model, record)
-                row["values"][side], row["records"][side] = value, record
+                value, cpu = value_of(model, record), cpu_value_of(model, record)
+                row["values"][side], row["cpu"][side] = value, cpu
                 unit = "of training" if model == "alphabet" else "samples/s"
+                per_cpu = f", {cpu:,.0f} per CPU-second" if cpu else ""
                 print(
-                    f"round {rnd}  {model:<9} {side:<8} {fmt(value, model):>10} {unit}  "
-                    f"(process {wall:.1f} s)",
+                    f"round {rnd}  {model:<9} {side:<8} {fmt(value, model):>10} {unit}{per_cpu}"
+                    f"  (process {wall:.1f} s)",
                     flush=True,
                 )
-            values = row["values"]
-            row["project/listing"] = speed_ratio(
-                model, values.get("project"), values.get("listing")
-            )
-            row["project/pytorch"] = speed_ratio(
-                model, values.get("project"), values.get("pytorch")
-            )
+            for other in ("listing", "pytorch"):
+                project = row["values"].get("project")
+                row[f"project/{other}"] = speed_ratio(model, project, row["values"].get(other))
+                cpu = row["cpu"].get("project")
+                row[f"cpu project/{other}"] = speed_ratio(model, cpu, row["cpu"].get(other))
             results.append(row)
 
     print()
-    print("Samples/s (2_4: seconds of training); a ratio is how many times faster the project is.")
-    header = ["model", "round", *sides, "project/listing"]
-    if "pytorch" in sides:
-        header.append("project/pytorch")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in results:
-        cells = [LABELS[row["model"]], str(row["round"])]
-        cells += [fmt(row["values"].get(side), row["model"]) for side in sides]
-        cells.append(fmt_ratio(row["project/listing"]))
-        if "pytorch" in sides:
-            cells.append(fmt_ratio(row["project/pytorch"]) if row["model"] != "alphabet" else "")
-        print("| " + " | ".join(cells) + " |")
+    print_table(results, sides, "values", "Samples/s (2_4: seconds of training)")
+    print()
+    print_table(results, sides, "cpu", "Samples per CPU-second (all of a process's threads)")
     medians = {}
     for model in table:
         for key in ("project/listing", "project/pytorch"):
-            ratios = [r[key] for r in results if r["model"] == model and r[key] is not None]
-            if ratios:
-                medians.setdefault(model, {})[key] = round(statistics.median(ratios), 3)
+            for prefix in ("", "cpu "):
+                ratios = [r[prefix + key] for r in results if r["model"] == model]
+                ratios = [x for x in ratios if x is not None]
+                if ratios:
+                    medians.setdefault(model, {})[prefix + key] = round(
+                        statistics.median(ratios), 3
+                    )
+    print()
     for model, ratios in medians.items():
         text = ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items())
         print(f"median over rounds, {LABELS[model]}: {text}")
-    print(
-        json.dumps(
-            {
-                "bench": "side_by_side",
-                "rounds": args.rounds,
-                "sides": sides,
-                "commands": {
-                    m: {s: " ".join(a[1:]) for s, a in t.items()} for m, t in table.items()
-                },
-                "results": [{k: v for k, v in r.items() if k != "records"} for r in results],
-                "median_ratios": medians,
-            }
-        )
-    )
+    summary = {
+        "bench": "side_by_side",
+        "rounds": args.rounds,
+        "sides": sides,
+        "commands": {m: {s: " ".join(a[1:]) for s, a in t.items()} for m, t in table.items()},
+        "results": results,
+        "median_ratios": medians,
+    }
+    print(json.dumps(summary))
     failed = any(v is None for r in results for v in r["values"].values())
     return 1 if failed else 0
 

@@ -135,7 +135,7 @@ def main(argv=None):
     timing.report(
         "2_1_ae",
         len(x_train),
-        timer.seconds,
+        timer,
         fit_wall_s,
         batch_size=128,
         epochs=args.epochs,

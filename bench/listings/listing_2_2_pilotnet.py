@@ -141,7 +141,7 @@ def main(argv=None):
     timing.report(
         "2_2_pilotnet",
         len(X_train),
-        timer.seconds,
+        timer,
         fit_wall_s,
         batch_size=64,
         epochs=args.epochs,

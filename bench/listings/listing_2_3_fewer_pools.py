@@ -152,7 +152,7 @@ def main(argv=None):
     timing.report(
         "2_3_fewer_pools",
         len(X_train),
-        timer.seconds,
+        timer,
         fit_wall_s,
         batch_size=64,
         epochs=args.epochs,

@@ -93,7 +93,7 @@ def main(argv=None):
     timing.report(
         "2_4_alphabet",
         len(X),
-        timer.seconds,
+        timer,
         fit_wall_s,
         batch_size=1,
         epochs=args.epochs,

@@ -62,15 +62,16 @@ def make_epoch_timer(keras):
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.seconds = []
+            self.seconds, self.cpu_seconds = [], []
             self._start = None
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
         def _close(self):
             if self._start is not None:
                 self.seconds.append(time.perf_counter() - self._start)
+                self.cpu_seconds.append(time.process_time() - self._cpu_start)
                 self._start = None
 
         def on_test_begin(self, logs=None):
@@ -82,14 +83,20 @@ def make_epoch_timer(keras):
     return EpochTimer()
 
 
-def report(bench, train_samples, epoch_seconds, fit_wall_s, **extra):
-    """Print the port's JSON line: samples/s is the median over the epochs after the first."""
-    rates = [train_samples / s for s in epoch_seconds[1:] if s > 0]
+def report(bench, train_samples, timer, fit_wall_s, **extra):
+    """Print the port's JSON line from an epoch timer.
+
+    Samples/s and samples per CPU-second (all the process's threads) are
+    medians over the epochs after the first.
+    """
+    rates = [train_samples / s for s in timer.seconds[1:] if s > 0]
+    per_cpu = [train_samples / c for c in timer.cpu_seconds[1:] if c > 0]
     emit(
         bench,
         train_samples_per_epoch=train_samples,
         train_samples_per_s=summary(rates),
-        epoch_train_s=[round(s, 3) for s in epoch_seconds],
+        train_samples_per_cpu_s=summary(per_cpu),
+        epoch_train_s=[round(s, 3) for s in timer.seconds],
         fit_wall_s=round(fit_wall_s, 3),
         **extra,
     )

@@ -58,16 +58,16 @@ def keras_init(torch, model):
 
 
 def train(torch, model, optimizer, loss_fn, x, y, batch_size, epochs, prepare=None):
-    """Train on a fresh random order every epoch; return each epoch's seconds.
+    """Train on a fresh random order every epoch; return each epoch's (wall, CPU) seconds.
 
     `prepare` turns a gathered batch of inputs into what the model takes
     (e.g. uint8 frames into float32), inside the timed span as Keras does it.
     """
-    seconds = []
+    seconds, cpu_seconds = [], []
     n = len(x)
     model.train()
     for _ in range(epochs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         order = torch.randperm(n)
         for first in range(0, n, batch_size):
             index = order[first : first + batch_size]
@@ -80,29 +80,37 @@ def train(torch, model, optimizer, loss_fn, x, y, batch_size, epochs, prepare=No
             optimizer.step()
         float(loss.detach())  # wait for the last step
         seconds.append(time.perf_counter() - start)
-    return seconds
+        cpu_seconds.append(time.process_time() - cpu_start)
+    return seconds, cpu_seconds
 
 
-def report(torch, bench, train_samples, epoch_seconds, **extra):
-    """Print the port's JSON line: samples/s is the median over the epochs after the first."""
-    rates = [train_samples / s for s in epoch_seconds[1:] if s > 0]
-    summary = (
-        {
-            "median": round(statistics.median(rates), 2),
-            "min": round(min(rates), 2),
-            "max": round(max(rates), 2),
-            "n": len(rates),
-        }
-        if rates
-        else {"median": None, "n": 0}
-    )
+def summary(values):
+    """Median, min, max and count (None when empty)."""
+    if not values:
+        return {"median": None, "n": 0}
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "n": len(values),
+    }
+
+
+def report(torch, bench, train_samples, times, **extra):
+    """Print the port's JSON line from train()'s (wall, CPU) seconds.
+
+    Samples/s and samples per CPU-second (all the process's threads) are
+    medians over the epochs after the first.
+    """
+    seconds, cpu_seconds = times
     record = {
         "bench": bench,
         "impl": "pytorch",
         "train_samples_per_epoch": train_samples,
-        "train_samples_per_s": summary,
-        "epoch_train_s": [round(s, 3) for s in epoch_seconds],
-        "fit_wall_s": round(sum(epoch_seconds), 3),
+        "train_samples_per_s": summary([train_samples / s for s in seconds[1:] if s > 0]),
+        "train_samples_per_cpu_s": summary([train_samples / c for c in cpu_seconds[1:] if c > 0]),
+        "epoch_train_s": [round(s, 3) for s in seconds],
+        "fit_wall_s": round(sum(seconds), 3),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         **extra,

@@ -76,8 +76,8 @@ def main(argv=None):
     common.keras_init(torch, model)
     assert model(x[:2]).shape == (2, 1, 28, 28)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
-    seconds = common.train(torch, model, optimizer, torch.nn.BCELoss(), x, x, 128, args.epochs)
-    common.report(torch, "2_1_ae", args.samples, seconds, batch_size=128, epochs=args.epochs)
+    times = common.train(torch, model, optimizer, torch.nn.BCELoss(), x, x, 128, args.epochs)
+    common.report(torch, "2_1_ae", args.samples, times, batch_size=128, epochs=args.epochs)
     return 0
 
 

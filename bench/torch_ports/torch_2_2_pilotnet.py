@@ -13,7 +13,7 @@ them); --samples is the training frames per epoch. PyTorch picks its own
 thread count unless --threads says.
 
     python bench/torch_ports/torch_2_2_pilotnet.py --samples 1280 --epochs 4
-    python bench/torch_ports/torch_2_2_pilotnet.py --samples 640 --epochs 4 --pooling 100 --dropout 0.5
+    python bench/torch_ports/torch_2_2_pilotnet.py --samples 640 --pooling 100 --dropout 0.5
 
 Prints one JSON line last: train_samples_per_s (median over the epochs after
 the first) and the parameter count.
@@ -97,7 +97,7 @@ def main(argv=None):
     model = build_model(torch, args.pooling, args.dropout)
     common.keras_init(torch, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
-    seconds = common.train(
+    times = common.train(
         torch,
         model,
         optimizer,
@@ -115,7 +115,7 @@ def main(argv=None):
         torch,
         name,
         args.samples,
-        seconds,
+        times,
         batch_size=64,
         epochs=args.epochs,
         pooling="".join("1" if p else "0" for p in args.pooling),
