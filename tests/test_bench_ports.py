@@ -94,6 +94,7 @@ def test_listing_ports_train_and_report(tmp_path):
         assert record["train_samples_per_epoch"] == expected_samples[name]
         assert len(record["epoch_train_s"]) == 2  # both epochs ran
         assert record["train_samples_per_s"]["median"] > 0
+        assert record["train_samples_per_cpu_s"]["median"] > 0
         assert record["fit_wall_s"] >= sum(record["epoch_train_s"])
     if "2_4_alphabet" in records:
         assert 0 <= records["2_4_alphabet"]["accuracy"] <= 1
