@@ -21,16 +21,19 @@ the sides take turns going first from one round to the next. The sides:
 Every side trains the same network with the same batch size and optimizer on
 data of the same shapes. The convolutional models are compared in training
 samples per second (median over the timed epochs or windows, the first epoch
-or the warm-up left out); the alphabet LSTM in seconds of its whole
+or the warm-up left out) and in training samples per CPU-second (all of a
+process's threads: the steadier figure when other work shares the machine);
+the alphabet LSTM in seconds of its whole
 training call (the script's: 500 epochs with every callback; the listing's:
 model.fit(epochs=500, batch_size=1, verbose=2)). A ratio above 1 means the
 project is faster. Every child starts without TF_ENABLE_ONEDNN_OPTS, so each
 side gets the kernels it chooses itself (the project's scripts set it; the
 listings get TensorFlow's default).
 
-Prints one line per measurement as it finishes, then a table of the values
-and ratios per model and round, the median ratio per model, and last one
-JSON line with everything.
+Prints one line per measurement as it finishes, then two Markdown tables of
+the values and ratios per model and round (per second, per CPU-second), the
+median ratios per model, and last one JSON line with everything. Exits 1 if
+any measurement failed (its log names why).
 """
 
 import argparse
