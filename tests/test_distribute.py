@@ -217,9 +217,11 @@ def test_batch_sizes_never_leave_a_replica_empty():
 
 
 def test_chapter_2_1_trains_on_four_replicas_with_uneven_batches_and_refuses_too_many(tmp_path):
-    # 1,001 and 250 digits in batches of 64: the last batches are 41 and 58 digits.
-    procs = [run("Chapter_2_1.py", tmp_path, "--epochs", 1, "--batch-size", 64, "--train-digits", 1001,
-                 "--test-digits", 250, "--distribute", "mirrored", "--cpu-replicas", 4,
+    # 265 and 69 digits in batches of 64: last batches of 9 and 5 digits, which tf.distribute
+    # would cut into 3, 3, 3, 0 and 2, 2, 1, 0 (a replica without a sample fails): they join
+    # the batch before them.
+    procs = [run("Chapter_2_1.py", tmp_path, "--epochs", 1, "--batch-size", 64, "--train-digits", 265,
+                 "--test-digits", 69, "--distribute", "mirrored", "--cpu-replicas", 4,
                  "--run-dir", tmp_path / "four")]
     out = finished(procs[0])
     assert metrics(tmp_path / "four")["distribute"]["replicas"] == 4, out[-500:]
