@@ -387,3 +387,30 @@ def test_a_killed_single_worker_run_resumes(tmp_path):
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "resuming: after epoch 2" in again.stdout and "damaged" not in again.stdout + again.stderr
     assert fault_injection.check_run(tmp_path / "run", 3) == []
+
+
+WATCHDOG = """
+import time
+from chapter2.run import distribute
+with distribute._Watchdog({timeout}, "the workers did not join"):
+    print("blocked", flush=True)
+    time.sleep(30)  # stands in for TensorFlow's start-up, where Python's signal handlers cannot run
+"""
+
+
+@pytest.mark.parametrize("case", ["timeout", "sigterm"])
+def test_the_watchdog_bounds_tensorflows_start_up(case):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG.format(timeout=1 if case == "timeout" else 60)],
+                            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "blocked\n"
+    t0 = time.monotonic()
+    if case == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - t0 < 10
+    if case == "timeout":
+        assert proc.returncode == 2 and err == "error: the workers did not join; gave up after 1 s\n"
+    else:
+        assert proc.returncode == 130 and err.strip() == "interrupted while the workers were starting"

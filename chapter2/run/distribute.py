@@ -14,11 +14,18 @@
                           same optimizer steps as on one device
 --cpu-replicas N          split the CPU into N logical devices (tf.config.set_logical_device_configuration)
                           so that mirrored training runs N replicas on a machine without GPUs:
-                          the way to try multi-device training, and to test it, on a laptop
+                          the way to try multi-device training, and to test it, on a laptop;
+                          at most two per core and 16, and a divisor of the batch size
 --distribute multiworker  tf.distribute.MultiWorkerMirroredStrategy across machines, configured
                           by the standard TF_CONFIG variable (one process per machine; without
                           TF_CONFIG, one local worker); the global batch is split across all
                           workers' replicas
+--worker-timeout SECONDS  how long a worker waits for the others before it gives up (exit 2)
+
+A multi-worker run waits a bounded time for its workers (wait_for_workers),
+ends in one line with exit status 3 when one is lost mid-run
+(worker_failures), and resumes from the chief's resume point on every
+worker (same_point_everywhere, called by resume.ResumePoints.restore).
 
 Under multiworker, Keras 3.15's model.fit and model.evaluate fail on
 TensorFlow 2.21 as soon as there are two workers ("ValueError: Attempt to
