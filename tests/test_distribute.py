@@ -414,3 +414,39 @@ def test_the_watchdog_bounds_tensorflows_start_up(case):
         assert proc.returncode == 2 and err == "error: the workers did not join; gave up after 1 s\n"
     else:
         assert proc.returncode == 130 and err.strip() == "interrupted while the workers were starting"
+
+
+PREDICT = """
+import json
+from types import SimpleNamespace
+from chapter2.run import distribute
+strategy = distribute.strategy(SimpleNamespace(distribute="mirrored", cpu_replicas=4))
+import keras, numpy as np
+keras.utils.set_random_seed(0)
+with strategy.scope():
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same")(inputs))
+x = np.random.default_rng(0).random((9, 8, 8, 1), dtype=np.float32)
+alone = model(x, training=False).numpy()  # the same weights, called outside the strategy's replicas
+result = {}
+for n in (1, 4, 5, 9):
+    try:
+        model.predict(x[:n], verbose=0)
+        result[f"keras{n}"] = "ok"
+    except Exception as err:
+        result[f"keras{n}"] = type(err).__name__
+    got = distribute.predict(model, x[:n])
+    result[f"kit{n}"] = [list(got.shape), float(np.abs(got - alone[:n]).max())]
+print(json.dumps(result))
+"""
+
+
+def test_predict_takes_any_number_of_samples_on_four_replicas():
+    proc = subprocess.run([sys.executable, "-c", PREDICT], cwd=ROOT, env=script_env(), capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["keras5"] != "ok" and result["keras9"] != "ok"  # Keras alone: 2, 2, 1, 0 and 3, 3, 3, 0
+    for n in (1, 4, 5, 9):
+        shape, error = result[f"kit{n}"]
+        assert shape == [n, 8, 8, 2] and error < 1e-5

@@ -496,6 +496,14 @@ def splits(batch, replicas):
     return batch - piece * (replicas - 1) > 0
 
 
+def dataset(strategy, x, y=None, *, batch_size, shuffle=False, seed=0):
+    """The batches distribute.fit trains on, for model.fit(dataset(...)) or
+    model.evaluate under `strategy`: every sample once per pass, in a new
+    order each pass when `shuffle`, cut by batch_sizes so that every replica
+    gets a share of every batch. `x` may be an (x, y) tuple."""
+    return _as_dataset(x, y, batch_size, shuffle, seed, int(strategy.num_replicas_in_sync))
+
+
 def predict(model, x, batch_size=32):
     """model.predict(x, verbose=0) for a model built under any strategy and
     any number of samples: under MirroredStrategy, Keras' predict fails when
