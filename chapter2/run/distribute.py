@@ -489,6 +489,22 @@ def batch_sizes(samples, batch_size, replicas=1):
     return sizes
 
 
+def cut(ds, samples, batch_size, replicas=1):
+    """`ds`, a dataset of `samples` items per pass (e.g. shuffled row
+    numbers), cut into the batches batch_sizes chooses for `replicas`: in
+    place of ds.batch(batch_size), which it is whenever that is safe."""
+    import tensorflow as tf
+
+    sizes = batch_sizes(samples, batch_size, replicas)
+    if len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]:
+        return ds.batch(sizes[0])  # model.fit's batches
+    # the items of one pass, cut at the bounds batch_sizes chose
+    ends = tf.constant(list(itertools.accumulate(sizes)), tf.int64)
+    starts = tf.concat([[0], ends[:-1]], 0)
+    return ds.batch(samples).flat_map(lambda items: tf.data.Dataset.from_tensor_slices(
+        (starts, ends)).map(lambda start, end: items[start:end]))
+
+
 def splits(batch, replicas):
     """Whether tf.distribute's cut of `batch` samples (pieces of
     ceil(batch / replicas)) gives every replica at least one."""
@@ -554,17 +570,10 @@ def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
             x = tf.convert_to_tensor(x)
             y = x if same else tf.convert_to_tensor(y)
         samples = int(x.shape[0])
-        sizes = batch_sizes(samples, batch_size, replicas)
         ds = tf.data.Dataset.range(samples)
         if shuffle:
             ds = ds.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
-        if len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]:
-            ds = ds.batch(sizes[0])  # model.fit's batches
-        else:  # the order of one pass, cut at the bounds batch_sizes chose
-            ends = tf.constant(list(itertools.accumulate(sizes)), tf.int64)
-            starts = tf.concat([[0], ends[:-1]], 0)
-            ds = ds.batch(samples).flat_map(lambda order: tf.data.Dataset.from_tensor_slices(
-                (starts, ends)).map(lambda s, e: order[s:e]))
+        ds = cut(ds, samples, batch_size, replicas)
         ds = ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2)
     options = tf.data.Options()
     options.autotune.enabled = False
