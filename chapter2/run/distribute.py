@@ -287,6 +287,9 @@ class _Watchdog:
         import socket
         import threading
 
+        self._thread = None
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals and their wake-up descriptor belong to the main thread
         self.receive, send = socket.socketpair()
         send.setblocking(False)
         self._send = send
@@ -313,6 +316,8 @@ class _Watchdog:
     def __exit__(self, *exc):
         import signal
 
+        if self._thread is None:
+            return False
         self._send.setblocking(True)
         signal.set_wakeup_fd(self._old_fd)
         self._send.send(b"done")
