@@ -14,11 +14,18 @@
                           same optimizer steps as on one device
 --cpu-replicas N          split the CPU into N logical devices (tf.config.set_logical_device_configuration)
                           so that mirrored training runs N replicas on a machine without GPUs:
-                          the way to try multi-device training, and to test it, on a laptop
+                          the way to try multi-device training, and to test it, on a laptop;
+                          at most two per core and 16, and a divisor of the batch size
 --distribute multiworker  tf.distribute.MultiWorkerMirroredStrategy across machines, configured
                           by the standard TF_CONFIG variable (one process per machine; without
                           TF_CONFIG, one local worker); the global batch is split across all
                           workers' replicas
+--worker-timeout SECONDS  how long a worker waits for the others before it gives up (exit 2)
+
+A multi-worker run waits a bounded time for its workers (wait_for_workers),
+ends in one line with exit status 3 when one is lost mid-run
+(worker_failures), and resumes from the chief's resume point on every
+worker (same_point_everywhere, called by resume.ResumePoints.restore).
 
 Under multiworker, Keras 3.15's model.fit and model.evaluate fail on
 TensorFlow 2.21 as soon as there are two workers ("ValueError: Attempt to
@@ -36,12 +43,18 @@ Every worker runs the same script with the same flags; only the chief
 Importing this module does no work.
 """
 
+import contextlib
+import itertools
 import json
 import os
+import re
+import sys
 
 from chapter2.run.errors import InputError
 
 CHOICES = ("none", "mirrored", "multiworker")
+WORKER_TIMEOUT = 120.0  # seconds a worker waits for the others by default (--worker-timeout)
+MAX_CPU_REPLICAS = 16   # --cpu-replicas: logical devices share the same cores; more only adds overhead
 
 
 def settings(cfg):
@@ -56,7 +69,22 @@ def settings(cfg):
     if replicas > 1 and kind != "mirrored":
         raise InputError(f"--cpu-replicas {replicas}: splits the CPU for --distribute mirrored "
                          f"(got --distribute {kind})")
+    most = max_cpu_replicas()
+    if replicas > most:
+        raise InputError(f"--cpu-replicas {replicas}: at most {most} on this machine ({os.cpu_count()} "
+                         f"CPU cores: two logical devices per core, and never more than {MAX_CPU_REPLICAS})")
+    batch = getattr(cfg, "BATCH_SIZE", None)
+    if replicas > 1 and isinstance(batch, int) and batch % replicas:
+        raise InputError(f"--cpu-replicas {replicas}: each batch of --batch-size {batch} is split evenly "
+                         f"across the replicas, so the batch size must be a multiple of {replicas}")
     return kind, replicas
+
+
+def max_cpu_replicas():
+    """The most logical CPU devices --cpu-replicas may ask for here: two per
+    core (they share the cores, so more only adds overhead), at most
+    MAX_CPU_REPLICAS."""
+    return max(1, min(MAX_CPU_REPLICAS, 2 * (os.cpu_count() or 1)))
 
 
 def require_single_device(cfg, why):
@@ -87,7 +115,25 @@ def tf_config(environ=None):
             or not 0 <= task["index"] < len(cluster[task["type"]]):
         raise InputError('TF_CONFIG: needs "task": {"type": "worker", "index": i} naming one of the cluster\'s '
                          "addresses (i counts from 0)")
+    seen = set()
+    for addresses in cluster.values():
+        for address in addresses:
+            host, port = split_address(address)  # "notaport": one line, not a gRPC error later
+            if (host.lower(), port) in seen:
+                raise InputError(f"TF_CONFIG: the address {address} appears twice in the cluster")
+            seen.add((host.lower(), port))
     return config
+
+
+def split_address(address):
+    """(host, port) of a TF_CONFIG address "host:port" ("[::1]:port" for IPv6)."""
+    host, sep, port = address.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(
+            c.isspace() or c in "/@[]" for c in host):
+        raise InputError(f"TF_CONFIG: the address {address[:60]!r} is not host:port "
+                         "(a host name or IP address, and a port from 1 to 65535)")
+    return host, int(port)
 
 
 def is_chief(environ=None):
@@ -135,7 +181,152 @@ def strategy(cfg):
             devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
                 [tf.config.list_logical_devices("CPU")[0].name]
         return tf.distribute.MirroredStrategy(devices=devices)
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    config = tf_config()
+    if not config:
+        return tf.distribute.MultiWorkerMirroredStrategy()  # one local worker: nothing to wait for
+    timeout = float(getattr(cfg, "worker_timeout", None) or WORKER_TIMEOUT)
+    wait_for_workers(config, timeout)
+    # TensorFlow's own start-up waits for every worker again, without a time
+    # limit and deaf to signals: a watchdog thread bounds it.
+    with _Watchdog(timeout, f"the workers at {', '.join(_peers(config))} answered, then did not join "
+                            "the run (TF_CONFIG)"):
+        made = tf.distribute.MultiWorkerMirroredStrategy()
+    _signals_end_training()
+    return made
+
+
+class WorkersMissing(InputError):
+    """Some workers named in TF_CONFIG did not answer in time (exit status 2)."""
+
+
+def _peers(config):
+    """The addresses of every task in TF_CONFIG but this process's own."""
+    task = config["task"]
+    return [address for job, addresses in config["cluster"].items() for i, address in enumerate(addresses)
+            if (job, i) != (task["type"], task["index"])]
+
+
+def wait_for_workers(config, timeout, *, log=print, poll=0.2):
+    """Wait until every other worker of TF_CONFIG accepts a connection, at
+    most `timeout` seconds; WorkersMissing naming those that did not.
+
+    Until then this process holds its own port with a plain listening
+    socket (so the others see it is there, and a port another program
+    holds is reported at once); it lets go of it just before TensorFlow
+    starts its server there. Ctrl-C and SIGTERM end the wait at any moment."""
+    import signal
+    import socket
+    import time
+
+    task = config["task"]
+    mine = config["cluster"][task["type"]][task["index"]]
+    port = split_address(mine)[1]
+    try:
+        held = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True) \
+            if socket.has_dualstack_ipv6() else socket.create_server(("", port))
+    except OSError as err:
+        raise InputError(f"TF_CONFIG: this worker's address {mine}: cannot listen on port {port} "
+                         f"({os.strerror(err.errno) if err.errno else err}); is another program using it?") from None
+    waiting = _peers(config)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        log(f"waiting up to {timeout:g} s for workers at {', '.join(waiting)} "
+            f"(this is {task['type']} {task['index']}, at {mine}; --worker-timeout changes the wait)", flush=True)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            waiting = [a for a in waiting if not _answers(a, min(1.0, max(0.05, deadline - time.monotonic())))]
+            if not waiting:
+                break
+            if time.monotonic() >= deadline:
+                raise WorkersMissing(f"no answer in {timeout:g} s from the worker(s) at {', '.join(waiting)} "
+                                     "named in TF_CONFIG; start the same command there with their task "
+                                     "index, or raise --worker-timeout")
+            time.sleep(poll)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        held.close()
+
+
+def _answers(address, seconds):
+    """Whether something accepts a TCP connection at `address` within `seconds`."""
+    import socket
+
+    host, port = split_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            return True
+    except OSError:
+        return False
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _signals_end_training():
+    """TensorFlow's multi-worker runtime takes SIGTERM for itself (it notes
+    the signal and goes on); give it back to Python, where it stops the run
+    as Ctrl-C does."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+class _Watchdog:
+    """Ends the process in one line if the block takes longer than `timeout`
+    seconds, or on Ctrl-C or SIGTERM, even while the main thread is blocked
+    inside TensorFlow, where Python's signal handlers cannot run (the
+    signals wake this thread through signal.set_wakeup_fd)."""
+
+    def __init__(self, timeout, what):
+        self.timeout, self.what = timeout, what
+
+    def __enter__(self):
+        import signal
+        import socket
+        import threading
+
+        self._thread = None
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals and their wake-up descriptor belong to the main thread
+        self.receive, send = socket.socketpair()
+        send.setblocking(False)
+        self._send = send
+        self._old_fd = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+        self._old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        import select
+        import sys
+
+        ready, _, _ = select.select([self.receive], [], [], self.timeout)
+        if ready:
+            data = self.receive.recv(64)
+            if data == b"done":
+                return
+            print("\ninterrupted while the workers were starting", file=sys.stderr, flush=True)
+            os._exit(130)
+        print(f"error: {self.what}; gave up after {self.timeout:g} s", file=sys.stderr, flush=True)
+        os._exit(2)
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._thread is None:
+            return False
+        self._send.setblocking(True)
+        signal.set_wakeup_fd(self._old_fd)
+        self._send.send(b"done")
+        self._thread.join()
+        for signum, handler in self._old.items():
+            signal.signal(signum, handler)
+        self.receive.close()
+        self._send.close()
+        return False
 
 
 def describe(strategy):
@@ -158,7 +349,25 @@ def add_flags(parser):
                         help="none: one device; mirrored: every GPU of this machine (or --cpu-replicas "
                              "CPU devices); multiworker: the machines named in TF_CONFIG")
     parser.add_argument("--cpu-replicas", type=int, default=1, metavar="N",
-                        help="with --distribute mirrored: split the CPU into N logical devices")
+                        help="with --distribute mirrored: split the CPU into N logical devices "
+                             "(at most two per CPU core and at most "
+                             f"{MAX_CPU_REPLICAS}; the batch size must be a multiple of N)")
+    parser.add_argument("--worker-timeout", type=_seconds, default=WORKER_TIMEOUT, metavar="SECONDS",
+                        help="with --distribute multiworker: how long to wait for the other workers "
+                             "named in TF_CONFIG before giving up (exit status 2) "
+                             f"[default: {WORKER_TIMEOUT:g}]")
+
+
+def _seconds(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--worker-timeout expects seconds, got {text!r}") from None
+    if not 1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"--worker-timeout must be from 1 to 86400 seconds, got {text}")
+    return value
 
 
 def worker_run_dir(environ=None):
@@ -192,14 +401,16 @@ def fit(strategy, model, x=None, y=None, *, batch_size=None, epochs=1, initial_e
     Returns the History callback, as model.fit does.
     """
     if not _multiworker(strategy):
-        train = _as_dataset(x, y, batch_size, shuffle, seed)
+        replicas = strategy.num_replicas_in_sync
+        train = _as_dataset(x, y, batch_size, shuffle, seed, replicas)
         if validation_data is not None:
-            validation_data = _as_dataset(validation_data, None, batch_size, False, seed)
+            validation_data = _as_dataset(validation_data, None, batch_size, False, seed, replicas)
         with strategy.scope():
             return model.fit(train, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,  # train shuffles
                              validation_data=validation_data, callbacks=callbacks, verbose=verbose)
-    return _Loop(strategy, model).fit(x, y, batch_size, epochs, initial_epoch, shuffle, validation_data,
-                                      callbacks, verbose, seed)
+    with worker_failures():
+        return _Loop(strategy, model).fit(x, y, batch_size, epochs, initial_epoch, shuffle, validation_data,
+                                          callbacks, verbose, seed)
 
 
 def evaluate(strategy, model, x, y=None, *, batch_size=None):
@@ -207,19 +418,141 @@ def evaluate(strategy, model, x, y=None, *, batch_size=None):
     of its results (a scalar); under multiworker through the loop above."""
     if not _multiworker(strategy):
         with strategy.scope():
-            result = model.evaluate(_as_dataset(x, y, batch_size, False, 0), verbose=0)
+            result = model.evaluate(_as_dataset(x, y, batch_size, False, 0, strategy.num_replicas_in_sync),
+                                    verbose=0)
         return result[0] if isinstance(result, list) else result
     loop = _Loop(strategy, model)
-    with strategy.scope():
+    with worker_failures(), strategy.scope():
         return loop.mean_loss(loop.distributed(x, y, batch_size, False, 0))
 
 
-def _as_dataset(x, y, batch_size, shuffle, seed):
+LOST_WORKER = 3  # exit status of a worker whose peers stopped answering during the run
+
+
+@contextlib.contextmanager
+def worker_failures():
+    """Inside it, a multi-worker collective that fails because another
+    worker died or stopped answering ends the process with one line and
+    exit status LOST_WORKER (3), instead of TensorFlow's traceback."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+            tf.errors.DeadlineExceededError, tf.errors.FailedPreconditionError) as err:
+        config = tf_config()
+        if not config:
+            raise
+        print(f"error: {_lost(config, str(err))} stopped answering; every worker stops. Rerun the same "
+              "command on every worker: the run resumes from its last finished epoch", file=sys.stderr,
+              flush=True)
+        raise SystemExit(LOST_WORKER) from None
+
+
+def _lost(config, text):
+    """Which workers an error from TensorFlow's collectives names, by their TF_CONFIG addresses."""
+    task = config["task"]
+    named = []
+    for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", text):
+        addresses = config["cluster"].get(job, [])
+        if (job, int(index)) != (task["type"], task["index"]) and int(index) < len(addresses):
+            address = f"the {job} at {addresses[int(index)]}"
+            named += [] if address in named else [address]
+    return " and ".join(named) or "another worker (" + ", ".join(_peers(config)) + ")"
+
+
+def batch_sizes(samples, batch_size, replicas=1):
+    """The batch sizes one pass over `samples` takes: full batches of
+    `batch_size` and a last, partial one, as model.fit makes them, except
+    where a batch would not split across `replicas`.
+
+    tf.distribute cuts a batch of b samples into pieces of ceil(b / replicas)
+    samples, so a short batch can leave the last replicas with none (9
+    samples on 4 replicas: 3, 3, 3, 0), and a zero-sample convolution fails;
+    Keras' fit and evaluate also average the pieces of the first batch to
+    build the model, which fails unless they are of equal size. So a last
+    batch that would leave a replica empty joins the batch before it (one
+    step fewer; every sample still counts once), and a set smaller than one
+    batch starts with a batch of exactly `replicas` samples. InputError,
+    naming the numbers, when no such cut exists (e.g. fewer samples than
+    replicas)."""
+    if samples < 1:
+        raise InputError("no samples to make batches of")
+    sizes = [batch_size] * (samples // batch_size)
+    rest = samples % batch_size
+    if rest:
+        if not splits(rest, replicas) and sizes and splits(batch_size + rest, replicas):
+            sizes[-1] += rest
+        else:
+            sizes.append(rest)
+    if sizes[0] % replicas and len(sizes) == 1:  # fewer samples than one batch
+        sizes = [replicas, samples - replicas]
+    if sizes[0] % replicas or not all(splits(b, replicas) for b in sizes):
+        raise InputError(f"{samples} samples in batches of {batch_size} cannot be split across {replicas} "
+                         "replicas without leaving one empty; use fewer --cpu-replicas or another "
+                         "--batch-size")
+    return sizes
+
+
+def cut(ds, samples, batch_size, replicas=1):
+    """`ds`, a dataset of `samples` items per pass (e.g. shuffled row
+    numbers), cut into the batches batch_sizes chooses for `replicas`: in
+    place of ds.batch(batch_size), which it is whenever that is safe."""
+    import tensorflow as tf
+
+    sizes = batch_sizes(samples, batch_size, replicas)
+    if len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]:
+        return ds.batch(sizes[0])  # model.fit's batches
+    # the items of one pass, cut at the bounds batch_sizes chose
+    ends = tf.constant(list(itertools.accumulate(sizes)), tf.int64)
+    starts = tf.concat([[0], ends[:-1]], 0)
+    return ds.batch(samples).flat_map(lambda items: tf.data.Dataset.from_tensor_slices(
+        (starts, ends)).map(lambda start, end: items[start:end]))
+
+
+def splits(batch, replicas):
+    """Whether tf.distribute's cut of `batch` samples (pieces of
+    ceil(batch / replicas)) gives every replica at least one."""
+    piece = -(-batch // replicas)
+    return batch - piece * (replicas - 1) > 0
+
+
+def dataset(strategy, x, y=None, *, batch_size, shuffle=False, seed=0):
+    """The batches distribute.fit trains on, for model.fit(dataset(...)) or
+    model.evaluate under `strategy`: every sample once per pass, in a new
+    order each pass when `shuffle`, cut by batch_sizes so that every replica
+    gets a share of every batch. `x` may be an (x, y) tuple."""
+    return _as_dataset(x, y, batch_size, shuffle, seed, int(strategy.num_replicas_in_sync))
+
+
+def predict(model, x, batch_size=32):
+    """model.predict(x, verbose=0) for a model built under any strategy and
+    any number of samples: under MirroredStrategy, Keras' predict fails when
+    a batch leaves a replica without a sample (4 digits on 8 replicas, 9 on
+    4), so the input is padded with copies of its last sample to a multiple
+    of the replica count, in batches that are a multiple of it too, and the
+    padding's predictions are dropped."""
+    import numpy as np
+
+    replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    x = np.asarray(x)
+    if replicas == 1 or len(x) == 0:
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    extra = -len(x) % replicas
+    padded = np.concatenate([x, np.repeat(x[-1:], extra, axis=0)]) if extra else x
+    batch = max(replicas, batch_size - batch_size % replicas)
+    import keras
+
+    out = model.predict(padded, batch_size=batch, verbose=0)
+    return keras.tree.map_structure(lambda part: part[:len(x)], out)
+
+
+def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
     """Batches of (x, y) as model.fit(x, y, batch_size, shuffle) makes them
     from arrays (every sample once per epoch, in a new order each epoch when
-    `shuffle`, the last batch partial), with tf.data's autotuning off. `x`
-    may also be an (x, y) tuple, as validation_data is, or a dataset of
-    batches, which only gets the options.
+    `shuffle`), sized by batch_sizes for `replicas`, with tf.data's
+    autotuning off. `x` may also be an (x, y) tuple, as validation_data is,
+    or a dataset of batches, which only gets the options.
 
     Keras' own pipeline for arrays lets tf.data tune its parallelism while
     training runs. On 2 cores that tuning made about every other epoch of
@@ -241,10 +574,12 @@ def _as_dataset(x, y, batch_size, shuffle, seed):
         with tf.device("/cpu:0"):  # tf.data runs on the CPU: keep the arrays there, not on a GPU
             x = tf.convert_to_tensor(x)
             y = x if same else tf.convert_to_tensor(y)
-        ds = tf.data.Dataset.range(int(x.shape[0]))
+        samples = int(x.shape[0])
+        ds = tf.data.Dataset.range(samples)
         if shuffle:
-            ds = ds.shuffle(int(x.shape[0]), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2)
+            ds = ds.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
+        ds = cut(ds, samples, batch_size, replicas)
+        ds = ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2)
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -287,7 +622,8 @@ class _Loop:
         self.test_step = tf.function(lambda batch: reduced(strategy.run(test_replica, args=batch)))
 
     def distributed(self, x, y, batch_size, shuffle, seed):
-        return self.strategy.experimental_distribute_dataset(_as_dataset(x, y, batch_size, shuffle, seed))
+        return self.strategy.experimental_distribute_dataset(
+            _as_dataset(x, y, batch_size, shuffle, seed, self.strategy.num_replicas_in_sync))
 
     def mean_loss(self, dataset):
         loss_sum = count = 0.0
@@ -330,3 +666,65 @@ class _Loop:
 def is_multiworker(strategy):
     """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() above trains instead."""
     return _multiworker(strategy)
+
+
+def workers(strategy):
+    """How many worker processes train together under `strategy` (1 unless multi-worker)."""
+    if not _multiworker(strategy):
+        return 1
+    cluster = tf_config().get("cluster", {})
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def from_chief(strategy, tensors):
+    """The chief's values of `tensors` (a list of tensors or variables, the
+    same shapes and dtypes on every worker), on every worker: an all-reduce
+    (SUM) to which only the first replica, the chief's, adds its values.
+    Every worker must call it at the same point, as with any collective.
+    Integers travel as float64 (exact up to 2**53)."""
+    import tensorflow as tf
+
+    values = [tf.convert_to_tensor(t) for t in tensors]
+    if not values:
+        return []
+    sent = [v if v.dtype.is_floating else tf.cast(v, tf.float64) for v in values]
+
+    def replica(*local):
+        context = tf.distribute.get_replica_context()
+        first = tf.equal(context.replica_id_in_sync_group, 0)
+        mine = [tf.where(first, v, tf.zeros_like(v)) for v in local]
+        out = list(mine)
+        for dtype in {v.dtype for v in mine}:  # one all-reduce per dtype: it packs its tensors together
+            picked = [i for i, v in enumerate(mine) if v.dtype == dtype]
+            for i, r in zip(picked, context.all_reduce(tf.distribute.ReduceOp.SUM, [mine[i] for i in picked])):
+                out[i] = r
+        return out
+
+    reduced = tf.function(lambda *local: strategy.run(replica, args=local))(*sent)
+    reduced = [strategy.experimental_local_results(r)[0] for r in reduced]
+    return [r if r.dtype == v.dtype else tf.cast(r, v.dtype) for r, v in zip(reduced, values)]
+
+
+def same_point_everywhere(model, epoch, record):
+    """After each worker of a multi-worker run has read its own resume
+    point (only the chief keeps points; the others write theirs in a
+    throwaway folder), make every worker carry on from the chief's: its
+    epoch, its record and every variable of the model and the optimizer.
+    Returns (epoch, record) as the chief has them; on one worker, unchanged."""
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    if workers(strategy) < 2:
+        return epoch, record
+    text = json.dumps(record if is_chief() else {}).encode()
+    with worker_failures(), strategy.scope():
+        length = int(from_chief(strategy, [tf.constant(len(text), tf.float64)])[0].numpy())
+        padded = tf.constant(list(text[:length].ljust(length, b" ")), tf.float32)
+        chief_text = bytes(int(b) for b in from_chief(strategy, [padded])[0].numpy()).decode()
+        epoch = int(from_chief(strategy, [tf.constant(epoch, tf.float64)])[0].numpy())
+        variables = list(model.variables)
+        if model.optimizer is not None:
+            variables += list(model.optimizer.variables)
+        for variable, value in zip(variables, from_chief(strategy, [v.value for v in variables])):
+            variable.assign(value)
+    return epoch, json.loads(chief_text)

@@ -18,6 +18,7 @@ point counts as damaged.
 """
 
 import contextlib
+import math
 import re
 import shutil
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from chapter2.run import distribute
 from chapter2.run.files import atomic_path, read_json, write_json
 
 _POINT = re.compile(r"^epoch-(\d{6})\.json$")
@@ -50,30 +52,42 @@ class ResumePoints:
         """Load the newest good point into `model` (compiled). Returns
         (epochs finished, its record), or (0, {}) when there is none. A
         damaged point is reported in one line and the one before it is
-        tried; when none is usable the run starts over, saying so."""
+        tried; when none is usable the run starts over, saying so.
+
+        The record is untrusted: its epoch, file name, flags and every
+        callback state it carries are checked for type and range before the
+        checkpoint is read. Variables are restored inside the model's
+        distribution strategy (a model built under MirroredStrategy or
+        MultiWorkerMirroredStrategy needs its optimizer built there)."""
         self.model = model
         points = self.points()
-        for n, (epoch, path) in enumerate(points):
+        with model.distribute_strategy.scope():
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+        epoch, record = 0, {}
+        for n, (found, path) in enumerate(points):
             try:
-                record = read_json(path)
-                if not isinstance(record, dict) or record.get("epoch") != epoch:
-                    raise ValueError("its record does not match its name")
-                if model.optimizer is not None and not model.optimizer.built:
-                    model.optimizer.build(model.trainable_variables)
+                record = check_record(read_json(path), found)
                 prefix = self.folder / record["weights"]
                 if not _written(prefix):
                     raise ValueError(f"{prefix.name}.index is missing")
-                _checkpoint(model).read(str(prefix)).assert_consumed()
-            except Exception as err:  # any damage: JSON, checkpoint files, names, shapes
+                with model.distribute_strategy.scope():
+                    _checkpoint(model).read(str(prefix)).assert_consumed()
+            except Exception as err:  # any damage: JSON, checkpoint files, names, shapes, types
+                record = {}
                 reason = " ".join(str(err).split())[:120] or type(err).__name__
                 later = "the one before it" if n + 1 < len(points) else "none left: starting over from epoch 1"
-                self.log(f"note: resume point of epoch {epoch} in {self.folder} is damaged ({reason}); "
+                self.log(f"note: resume point of epoch {found} in {self.folder} is damaged ({reason}); "
                          f"using {later}")
                 continue
-            self.state = record.get("callbacks", {})
+            epoch = found
+            break
+        # A multi-worker run: every worker goes on from the chief's point.
+        epoch, record = distribute.same_point_everywhere(model, epoch, record)
+        if epoch:
+            self.state = record["callbacks"]
             self.weights_epoch = epoch
-            return epoch, record
-        return 0, {}
+        return epoch, record
 
     def save(self, epoch, callbacks_state, finished=False):
         """Write the point for `epoch` finished epochs, then drop older ones.
@@ -111,6 +125,75 @@ class ResumePoints:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def check_record(record, epoch):
+    """`record`, a resume point's JSON, if every part of it has the type and
+    range a point of `epoch` writes; ValueError naming the first part that
+    does not (a record is read as untrusted input: a disk error or a hand
+    edit can leave any valid JSON there)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"its record is a JSON {type(record).__name__}, not an object")
+    if _whole(record.get("epoch")) != epoch:
+        raise ValueError(f"its record's epoch {str(record.get('epoch'))[:20]!r} does not match its name")
+    if record.get("weights") != f"epoch-{epoch:06d}.ckpt":
+        raise ValueError(f"its record names the checkpoint {str(record.get('weights'))[:40]!r}, "
+                         f"not epoch-{epoch:06d}.ckpt")
+    if not isinstance(record.get("finished", False), bool):
+        raise ValueError('its record\'s "finished" is not true or false')
+    states = record.get("callbacks", {})
+    if not isinstance(states, dict):
+        raise ValueError('its record\'s "callbacks" is not an object')
+    for name, check in CALLBACK_STATES.items():
+        if name in states:
+            try:
+                check(states[name], epoch)
+            except ValueError as err:
+                raise ValueError(f"its record's {name} state: {err}") from None
+    return dict(record, callbacks=states, finished=record.get("finished", False))
+
+
+def _whole(value):
+    """`value` if it is a whole number (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value):
+    """`value` as a float if it is a real number that is not NaN (inf is
+    allowed: "nothing yet"), else None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+        return float(value)
+    return None
+
+
+def _check_best_model(state, epoch):
+    if not isinstance(state, dict):
+        raise ValueError("not an object")
+    if "best" in state and _number(state["best"]) is None:
+        raise ValueError(f"best {str(state['best'])[:20]!r} is not a number")
+    best_epoch = state.get("best_epoch")
+    if best_epoch is not None and not (_whole(best_epoch) is not None and 1 <= best_epoch <= epoch):
+        raise ValueError(f"best_epoch {str(best_epoch)[:20]!r} is not an epoch from 1 to {epoch}")
+
+
+def _check_early_stopping(state, epoch):
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise ValueError("not an object")
+    wait = state.get("wait", 0)
+    if _whole(wait) is None or not 0 <= wait <= epoch:
+        raise ValueError(f"wait {str(wait)[:20]!r} is not a count from 0 to {epoch}")
+    if state.get("best") is not None and _number(state["best"]) is None:
+        raise ValueError(f"best {str(state['best'])[:20]!r} is not a number")
+    best_epoch = state.get("best_epoch", 0)
+    if _whole(best_epoch) is None or not 0 <= best_epoch <= epoch:
+        raise ValueError(f"best_epoch {str(best_epoch)[:20]!r} is not an epoch from 0 to {epoch}")
+
+
+# The callback states a resume point carries, by the name SaveResumePoint
+# files them under, with their checks.
+CALLBACK_STATES = {"BestModel": _check_best_model, "EarlyStopping": _check_early_stopping}
 
 
 def _written(prefix):
@@ -168,19 +251,41 @@ def sidecar(path):
     return path.with_name(f".{path.name}.json")
 
 
-def read_sidecar(path):
-    """BestModel's record of the model at `path` ({"best", "epoch", "monitor"}), or {}."""
+def read_sidecar(path, log=None):
+    """BestModel's record of the model at `path` ({"best", "epoch", "monitor"}),
+    or {} when there is none or it is damaged (then, with `log`, one line says
+    so). Its parts are checked: best a number, epoch a whole number from 1,
+    monitor a string."""
+    file = sidecar(path)
     try:
-        record = read_json(sidecar(path))
-    except (OSError, ValueError):
+        record = read_json(file)
+        problem = _sidecar_problem(record)
+    except FileNotFoundError:
         return {}
-    return record if isinstance(record, dict) else {}
+    except (OSError, ValueError) as err:
+        problem = " ".join(str(err).split())[:80] or type(err).__name__
+    if problem:
+        if log is not None:
+            log(f"note: {file} is damaged ({problem}); ignoring it")
+        return {}
+    return record
+
+
+def _sidecar_problem(record):
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if _number(record.get("best")) is None:
+        return f"best {str(record.get('best'))[:20]!r} is not a number"
+    if _whole(record.get("epoch")) is None or record["epoch"] < 1:
+        return f"epoch {str(record.get('epoch'))[:20]!r} is not a whole number from 1"
+    if not isinstance(record.get("monitor", ""), str):
+        return "monitor is not a name"
+    return None
 
 
 def best_epoch(path):
     """The epoch (1-based) whose model BestModel saved at `path`, or None."""
-    epoch = read_sidecar(path).get("epoch")
-    return epoch if isinstance(epoch, int) else None
+    return read_sidecar(path).get("epoch")
 
 
 class BestModel(keras.callbacks.Callback):
@@ -200,12 +305,16 @@ class BestModel(keras.callbacks.Callback):
         self.best_epoch = None
 
     def restore(self, state):
-        best = state.get("best", float("inf"))
-        on_disk = read_sidecar(self.path).get("best")
-        if self.path.exists() and isinstance(on_disk, (int, float)):
+        """Carry on from a resume point's `state` (checked here too: any part
+        that is not what resume_state writes is left at its start value)."""
+        state = state if isinstance(state, dict) else {}
+        best = _number(state.get("best"))
+        best = float("inf") if best is None else best
+        on_disk = read_sidecar(self.path, log=self.log).get("best")
+        if self.path.exists() and on_disk is not None:
             best = min(best, on_disk)
         self.best = best
-        self.best_epoch = state.get("best_epoch")
+        self.best_epoch = _whole(state.get("best_epoch"))
 
     def resume_state(self):
         return {"best": self.best, "best_epoch": self.best_epoch}
@@ -231,10 +340,12 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self.restored:
-            self.wait = self.restored.get("wait", 0)
-            self.best = self.restored.get("best", self.best)
-            self.best_epoch = self.restored.get("best_epoch", 0)
+        state = self.restored if isinstance(self.restored, dict) else {}
+        if state:
+            wait, best, best_epoch = _whole(state.get("wait")), state.get("best"), _whole(state.get("best_epoch"))
+            self.wait = wait if wait is not None and wait >= 0 else 0
+            self.best = _number(best) if _number(best) is not None else self.best
+            self.best_epoch = best_epoch if best_epoch is not None and best_epoch >= 0 else 0
 
     def resume_state(self):
         best = self.best
