@@ -35,7 +35,6 @@ startup.begin(__name__, __file__)
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from chapter2.data import mnist
@@ -130,22 +129,6 @@ def to_images(x):
     return (x.astype("float32") / 255.0)[..., None]
 
 
-def digit_batches(x, batch_size, shuffle=False, seed=0):
-    """(x, x) batches: what fit(x, x, batch_size=..., shuffle=True) makes of
-    the arrays (every digit once per epoch, a new order each epoch), with
-    tf.data's autotuning off: Keras' own pipeline for arrays tunes itself while
-    training, which on a small CPU made some epochs much slower (docs/benchmarks.md)."""
-    with tf.device("/cpu:0"):  # the pipeline runs on the CPU: keep the digits there, not on a GPU
-        x = tf.constant(x)
-    rows = tf.data.Dataset.range(int(x.shape[0]))
-    if shuffle:
-        rows = rows.shuffle(int(x.shape[0]), seed=seed, reshuffle_each_iteration=True)
-    batches = rows.batch(batch_size).map(lambda r: (tf.gather(x, r), tf.gather(x, r))).prefetch(2)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return batches.with_options(options)
-
-
 def reconstruction_figure(originals, reconstructions, title):
     n = len(originals)
     fig, axes = plots.subplots(2, n, figsize=(2 * n, 4.4), squeeze=False)
@@ -195,8 +178,13 @@ def main(argv=None):
     print(f"data: {digits.name}{origin}, train {x_train.shape}, test {x_test.shape}")
     run = runfolder.start("chapter_2_1", cfg, data=runfolder.fingerprint(x_train, x_test))
     autoencoder.summary()
-    train_digits = digit_batches(x_train, cfg.BATCH_SIZE, shuffle=True, seed=cfg.seed)
-    test_digits = digit_batches(x_test, cfg.BATCH_SIZE)
+    # The batches fit(x_train, x_train, batch_size=128, shuffle=True) makes of the arrays, reshuffled
+    # every epoch, as a tf.data pipeline with tf.data's autotuning off (docs/differences.md says why)
+    # and cut so that every replica of a --distribute run gets a share of every batch.
+    train_digits = distribute.dataset(
+        strategy, x_train, x_train, batch_size=cfg.BATCH_SIZE, shuffle=True, seed=cfg.seed
+    )
+    test_digits = distribute.dataset(strategy, x_test, x_test, batch_size=cfg.BATCH_SIZE)
     untrained_loss = distribute.evaluate(strategy, autoencoder, test_digits)
 
     # --- Training: x -> x, validated on the test digits. The listing:
@@ -210,7 +198,7 @@ def main(argv=None):
         tblog.ImageLogger(
             run.logs,
             "originals | reconstructions",  # TensorBoard's Images tab, every epoch
-            lambda m: np.concatenate([shown[:4], m.predict(shown[:4], verbose=0)], axis=2),
+            lambda m: np.concatenate([shown[:4], distribute.predict(m, shown[:4])], axis=2),
             4,
         ),
     ]
@@ -245,7 +233,9 @@ def main(argv=None):
 
     # --- Evaluation and the chapter's figure: test digits above their reconstructions
     val_loss = distribute.evaluate(strategy, autoencoder, test_digits)
-    decoded_imgs = autoencoder.predict(shown, verbose=0)
+    decoded_imgs = distribute.predict(
+        autoencoder, shown
+    )  # autoencoder.predict, on any replica count
     run.save_model(autoencoder, "model.keras")
     run.save_figure(
         reconstruction_figure(

@@ -185,9 +185,18 @@ def main(argv=None):
     # The listing appends every training frame mirrored left-right with its angle negated; the
     # pipeline mirrors each batch as it is gathered instead, so memory holds one copy of the frames.
     train_batches, samples_per_epoch = pipeline.batches(
-        X, Y, train, cfg.BATCH_SIZE, mirror=cfg.MIRROR, shuffle=True, seed=cfg.seed
+        X,
+        Y,
+        train,
+        cfg.BATCH_SIZE,
+        mirror=cfg.MIRROR,
+        shuffle=True,
+        seed=cfg.seed,
+        replicas=strategy.num_replicas_in_sync,
     )
-    val_batches, _ = pipeline.batches(X, Y, validation, cfg.BATCH_SIZE)
+    val_batches, _ = pipeline.batches(
+        X, Y, validation, cfg.BATCH_SIZE, replicas=strategy.num_replicas_in_sync
+    )
     print(
         f"split: {len(train):,} training frames ({samples_per_epoch:,} samples per epoch"
         f"{' with the mirrored ones' if cfg.MIRROR else ''}), {n_val:,} validation, {n_test:,} test, "

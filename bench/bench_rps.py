@@ -39,22 +39,26 @@ from keras import layers  # noqa: E402
 from chapter2.data import games  # noqa: E402
 from chapter2.game import baselines  # noqa: E402
 
-HELD_OUT_GAMES = 5            # as Chapter_2_5's default
-VALIDATION_GAME = ("100101000110221110101002201101101101002201011012222210221011011101"
-                   "011122110010101010101")  # the listing's validation game
+HELD_OUT_GAMES = 5  # as Chapter_2_5's default
+VALIDATION_GAME = (
+    "100101000110221110101002201101101101002201011012222210221011011101"
+    "011122110010101010101"
+)  # the listing's validation game
 
 
 def listing_model():
     """The printed listing's network, in Keras 3 spelling."""
-    model = keras.Sequential([
-        keras.Input(shape=(None, 1)),
-        layers.LSTM(64, return_sequences=True, activation="sigmoid"),
-        layers.LSTM(64, return_sequences=True, activation="sigmoid"),
-        layers.LSTM(64, return_sequences=True, activation="sigmoid"),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None, 1)),
+            layers.LSTM(64, return_sequences=True, activation="sigmoid"),
+            layers.LSTM(64, return_sequences=True, activation="sigmoid"),
+            layers.LSTM(64, return_sequences=True, activation="sigmoid"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -71,17 +75,33 @@ def listing_loop(train, epochs):
 
 def accuracy(model, played):
     probs = model.predict(games.windows(played, one_hot=False)[0], verbose=0)
-    predicted = [probs[i, :len(g) - 1].argmax(-1) for i, g in enumerate(played)]
+    predicted = [probs[i, : len(g) - 1].argmax(-1) for i, g in enumerate(played)]
     shares = np.bincount(np.concatenate(predicted), minlength=3) / sum(map(len, predicted))
     return baselines.accuracy(predicted, played), float(shares.max())
 
 
 def script_run(data, seed, extra):
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(ROOT / "Chapter_2_5.py"), "--versus-games", "0", "--seed", str(seed),
-               "--data-file", str(data), "--run-dir", tmp, *extra]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg"))
+        cmd = [
+            sys.executable,
+            str(ROOT / "Chapter_2_5.py"),
+            "--versus-games",
+            "0",
+            "--seed",
+            str(seed),
+            "--data-file",
+            str(data),
+            "--run-dir",
+            tmp,
+            *extra,
+        ]
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg"),
+        )
         if proc.returncode != 0:
             sys.exit(f"Chapter_2_5.py failed: {proc.stderr.strip()[-500:]}")
         return json.loads((Path(tmp) / "metrics.json").read_text())
@@ -89,9 +109,13 @@ def script_run(data, seed, extra):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chapter-epochs", type=int, default=10, help="epochs per game for the listing's loop")
+    parser.add_argument(
+        "--chapter-epochs", type=int, default=10, help="epochs per game for the listing's loop"
+    )
     parser.add_argument("--skip-chapter", action="store_true")
-    parser.add_argument("--flags", default="", help="more flags for Chapter_2_5.py, e.g. \"--epochs 10\"")
+    parser.add_argument(
+        "--flags", default="", help='more flags for Chapter_2_5.py, e.g. "--epochs 10"'
+    )
     parser.add_argument("--data", default=str(ROOT / "data.txt"))
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
@@ -99,11 +123,18 @@ def main(argv=None):
     played = games.read_games(args.data, notice=None)
     train, held_out = games.split_games(played, HELD_OUT_GAMES, args.seed)
     val_game = [[int(c) for c in VALIDATION_GAME]]
-    print(f"data: {len(played)} games, {sum(map(len, played))} moves; training on {len(train)} "
-          f"({sum(len(g) - 1 for g in train)} predictions), {len(held_out)} held out")
-    for name, fn in (("repeat last", baselines.repeat_last), ("most frequent", baselines.most_frequent)):
-        print(f"  {name:<14} held-out {baselines.accuracy([fn(g) for g in held_out], held_out):6.1%}   "
-              f"validation game {baselines.accuracy([fn(g) for g in val_game], val_game):6.1%}")
+    print(
+        f"data: {len(played)} games, {sum(map(len, played))} moves; training on {len(train)} "
+        f"({sum(len(g) - 1 for g in train)} predictions), {len(held_out)} held out"
+    )
+    for name, fn in (
+        ("repeat last", baselines.repeat_last),
+        ("most frequent", baselines.most_frequent),
+    ):
+        print(
+            f"  {name:<14} held-out {baselines.accuracy([fn(g) for g in held_out], held_out):6.1%}   "
+            f"validation game {baselines.accuracy([fn(g) for g in val_game], val_game):6.1%}"
+        )
     rows = []
     if not args.skip_chapter:
         keras.utils.set_random_seed(args.seed)
@@ -111,22 +142,43 @@ def main(argv=None):
         held, majority = accuracy(model, held_out)
         val, _ = accuracy(model, val_game)
         scaled = seconds * 100 / args.chapter_epochs
-        rows.append((f"listing's loop, {args.chapter_epochs} epochs/game (measured)", seconds, held, val,
-                     f"its most common prediction is {majority:.0%} of its predictions"))
+        rows.append(
+            (
+                f"listing's loop, {args.chapter_epochs} epochs/game (measured)",
+                seconds,
+                held,
+                val,
+                f"its most common prediction is {majority:.0%} of its predictions",
+            )
+        )
         rows.append(("listing's loop, 100 epochs/game (scaled estimate)", scaled, None, None, ""))
-        print(f"listing's loop at {args.chapter_epochs} epochs per game: {seconds:.1f} s measured, {scaled:.0f} s "
-              f"scaled to 100 epochs; held-out {held:.1%}, validation game {val:.1%}", flush=True)
+        print(
+            f"listing's loop at {args.chapter_epochs} epochs per game: {seconds:.1f} s measured, {scaled:.0f} s "
+            f"scaled to 100 epochs; held-out {held:.1%}, validation game {val:.1%}",
+            flush=True,
+        )
     record = script_run(args.data, args.seed, shlex.split(args.flags))
     m = record["metrics"]
-    rows.append((f"Chapter_2_5.py {args.flags}".strip() + f", {record['config']['EPOCHS']} epochs", m["fit_seconds"],
-                 m["held_out"]["model"], m["chapter_validation_game"]["model"], "one fit over all games"))
+    rows.append(
+        (
+            f"Chapter_2_5.py {args.flags}".strip() + f", {record['config']['EPOCHS']} epochs",
+            m["fit_seconds"],
+            m["held_out"]["model"],
+            m["chapter_validation_game"]["model"],
+            "one fit over all games",
+        )
+    )
     print()
     print(f"{'approach':<56} {'seconds':>8} {'held-out':>9} {'val game':>9}")
     for name, seconds, held, val, note in rows:
-        print(f"{name:<56} {seconds:8.1f} {'' if held is None else f'{held:.1%}':>9} "
-              f"{'' if val is None else f'{val:.1%}':>9}  {note}")
+        print(
+            f"{name:<56} {seconds:8.1f} {'' if held is None else f'{held:.1%}':>9} "
+            f"{'' if val is None else f'{val:.1%}':>9}  {note}"
+        )
     if not args.skip_chapter:
-        print(f"speed-up of the all-games fit over the listing's loop (scaled): {rows[1][1] / rows[-1][1]:.1f}x")
+        print(
+            f"speed-up of the all-games fit over the listing's loop (scaled): {rows[1][1] / rows[-1][1]:.1f}x"
+        )
     return 0
 
 

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, script_env
 from test_distribute import QUICK, finished, free_ports, metrics, run, tf_config
 
@@ -17,7 +16,9 @@ import fault_injection  # noqa: E402
 
 # Chapter_2_2 trains through the same loop with its tf.data pipeline; it
 # joins the list with CHAPTER2_TEST_ALL_WORKERS=1 (a minute more on 2 cores).
-WORKER_SCRIPTS = ["Chapter_2_1.py"] + (["Chapter_2_2.py"] if os.environ.get("CHAPTER2_TEST_ALL_WORKERS") else [])
+WORKER_SCRIPTS = ["Chapter_2_1.py"] + (
+    ["Chapter_2_2.py"] if os.environ.get("CHAPTER2_TEST_ALL_WORKERS") else []
+)
 
 
 @pytest.mark.parametrize("script", WORKER_SCRIPTS)
@@ -31,10 +32,17 @@ def test_two_local_workers_train_together_and_only_the_chief_writes(script, tmp_
     folders = sorted((tmp_path / "runs").glob("*/*"))
     assert len(folders) == 1, folders  # the chief's run; the worker wrote elsewhere
     record = metrics(folders[0])
-    assert record["distribute"] == {"strategy": "multiworker", "replicas": 2, "workers": 2, "chief": True}
+    assert record["distribute"] == {
+        "strategy": "multiworker",
+        "replicas": 2,
+        "workers": 2,
+        "chief": True,
+    }
     assert "run folder: runs/" in outs[0] and "run folder: runs/" not in outs[1]
     # Both trained the same model: the worker's last loss line matches the chief's.
-    last = [[ln for ln in out.splitlines() if "val_loss" in ln and "step" in ln][-1] for out in outs]
+    last = [
+        [ln for ln in out.splitlines() if "val_loss" in ln and "step" in ln][-1] for out in outs
+    ]
     assert last[0].split("loss:")[1].split()[0] == last[1].split("loss:")[1].split()[0]
     if script == "Chapter_2_1.py":  # and it learned something in its 4 steps
         assert record["metrics"]["val_loss"] < record["metrics"]["untrained_val_loss"]
@@ -46,24 +54,46 @@ def test_two_workers_killed_mid_run_resume_together(tmp_path):
     same two commands run again resume from the chief's last point (epoch 2)
     on both workers and finish with every epoch logged once."""
     ports = free_ports(2)
-    args = [*QUICK["Chapter_2_1.py"], "--epochs", 4, "--distribute", "multiworker", "--run-dir", tmp_path / "run"]
+    args = [
+        *QUICK["Chapter_2_1.py"],
+        "--epochs",
+        4,
+        "--distribute",
+        "multiworker",
+        "--run-dir",
+        tmp_path / "run",
+    ]
 
     def start(index, log):
         env = dict(script_env(), TF_CONFIG=tf_config(ports, index))
-        cmd = [sys.executable, str(ROOT / "Chapter_2_1.py"), "--quick", "--offline", *map(str, args)]
-        return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        cmd = [
+            sys.executable,
+            str(ROOT / "Chapter_2_1.py"),
+            "--quick",
+            "--offline",
+            *map(str, args),
+        ]
+        return subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
 
     chief_log = tmp_path / "chief.txt"
     procs = [start(0, chief_log), start(1, tmp_path / "worker.txt")]
     deadline = time.monotonic() + 400
-    while "Epoch 3/" not in chief_log.read_text() and time.monotonic() < deadline \
-            and all(p.poll() is None for p in procs):
+    while (
+        "Epoch 3/" not in chief_log.read_text()
+        and time.monotonic() < deadline
+        and all(p.poll() is None for p in procs)
+    ):
         time.sleep(0.05)
     procs[1].send_signal(signal.SIGKILL)
     procs[1].wait()
     assert procs[0].wait(timeout=180) == 3, chief_log.read_text()[-3000:]
     said = chief_log.read_text()
-    assert "Traceback" not in said and f"error: the worker at 127.0.0.1:{ports[1]} stopped answering" in said
+    assert (
+        "Traceback" not in said
+        and f"error: the worker at 127.0.0.1:{ports[1]} stopped answering" in said
+    )
     assert (tmp_path / "run" / "resume" / "epoch-000002.json").exists()
 
     logs = [tmp_path / "chief2.txt", tmp_path / "worker2.txt"]
@@ -72,5 +102,8 @@ def test_two_workers_killed_mid_run_resume_together(tmp_path):
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
         assert "resuming: after epoch 2" in log.read_text() and "Traceback" not in log.read_text()
     assert fault_injection.check_run(tmp_path / "run", 4) == []
-    last = [[ln for ln in log.read_text().splitlines() if "val_loss" in ln and "step" in ln][-1] for log in logs]
+    last = [
+        [ln for ln in log.read_text().splitlines() if "val_loss" in ln and "step" in ln][-1]
+        for log in logs
+    ]
     assert last[0].split("loss:")[1].split()[0] == last[1].split("loss:")[1].split()[0]

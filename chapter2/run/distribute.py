@@ -54,7 +54,9 @@ from chapter2.run.errors import InputError
 
 CHOICES = ("none", "mirrored", "multiworker")
 WORKER_TIMEOUT = 120.0  # seconds a worker waits for the others by default (--worker-timeout)
-MAX_CPU_REPLICAS = 16   # --cpu-replicas: logical devices share the same cores; more only adds overhead
+MAX_CPU_REPLICAS = (
+    16  # --cpu-replicas: logical devices share the same cores; more only adds overhead
+)
 
 
 def settings(cfg):
@@ -67,16 +69,22 @@ def settings(cfg):
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
         raise InputError(f"--cpu-replicas: expected a whole number of at least 1, got {replicas!r}")
     if replicas > 1 and kind != "mirrored":
-        raise InputError(f"--cpu-replicas {replicas}: splits the CPU for --distribute mirrored "
-                         f"(got --distribute {kind})")
+        raise InputError(
+            f"--cpu-replicas {replicas}: splits the CPU for --distribute mirrored "
+            f"(got --distribute {kind})"
+        )
     most = max_cpu_replicas()
     if replicas > most:
-        raise InputError(f"--cpu-replicas {replicas}: at most {most} on this machine ({os.cpu_count()} "
-                         f"CPU cores: two logical devices per core, and never more than {MAX_CPU_REPLICAS})")
+        raise InputError(
+            f"--cpu-replicas {replicas}: at most {most} on this machine ({os.cpu_count()} "
+            f"CPU cores: two logical devices per core, and never more than {MAX_CPU_REPLICAS})"
+        )
     batch = getattr(cfg, "BATCH_SIZE", None)
     if replicas > 1 and isinstance(batch, int) and batch % replicas:
-        raise InputError(f"--cpu-replicas {replicas}: each batch of --batch-size {batch} is split evenly "
-                         f"across the replicas, so the batch size must be a multiple of {replicas}")
+        raise InputError(
+            f"--cpu-replicas {replicas}: each batch of --batch-size {batch} is split evenly "
+            f"across the replicas, so the batch size must be a multiple of {replicas}"
+        )
     return kind, replicas
 
 
@@ -108,13 +116,27 @@ def tf_config(environ=None):
         raise InputError(f"TF_CONFIG: not valid JSON ({err.msg} at character {err.pos})") from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
-    if not isinstance(cluster, dict) or not cluster or not all(
-            isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in cluster.values()):
-        raise InputError('TF_CONFIG: needs "cluster": {"worker": ["host:port", ...]} (a list of addresses per job)')
-    if not isinstance(task, dict) or task.get("type") not in cluster or not isinstance(task.get("index"), int) \
-            or not 0 <= task["index"] < len(cluster[task["type"]]):
-        raise InputError('TF_CONFIG: needs "task": {"type": "worker", "index": i} naming one of the cluster\'s '
-                         "addresses (i counts from 0)")
+    if (
+        not isinstance(cluster, dict)
+        or not cluster
+        or not all(
+            isinstance(v, list) and v and all(isinstance(a, str) for a in v)
+            for v in cluster.values()
+        )
+    ):
+        raise InputError(
+            'TF_CONFIG: needs "cluster": {"worker": ["host:port", ...]} (a list of addresses per job)'
+        )
+    if (
+        not isinstance(task, dict)
+        or task.get("type") not in cluster
+        or not isinstance(task.get("index"), int)
+        or not 0 <= task["index"] < len(cluster[task["type"]])
+    ):
+        raise InputError(
+            'TF_CONFIG: needs "task": {"type": "worker", "index": i} naming one of the cluster\'s '
+            "addresses (i counts from 0)"
+        )
     seen = set()
     for addresses in cluster.values():
         for address in addresses:
@@ -129,10 +151,17 @@ def split_address(address):
     """(host, port) of a TF_CONFIG address "host:port" ("[::1]:port" for IPv6)."""
     host, sep, port = address.strip().rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(
-            c.isspace() or c in "/@[]" for c in host):
-        raise InputError(f"TF_CONFIG: the address {address[:60]!r} is not host:port "
-                         "(a host name or IP address, and a port from 1 to 65535)")
+    if (
+        not sep
+        or not host
+        or not port.isdigit()
+        or not 1 <= int(port) <= 65535
+        or any(c.isspace() or c in "/@[]" for c in host)
+    ):
+        raise InputError(
+            f"TF_CONFIG: the address {address[:60]!r} is not host:port "
+            "(a host name or IP address, and a port from 1 to 65535)"
+        )
     return host, int(port)
 
 
@@ -160,8 +189,10 @@ def split_cpu(replicas):
     try:
         tf.config.set_logical_device_configuration(cpu, wanted)
     except RuntimeError:
-        raise InputError(f"--cpu-replicas {replicas}: TensorFlow's devices were already set up in this "
-                         f"process ({len(current or [cpu])} CPU device(s)); the split must come first") from None
+        raise InputError(
+            f"--cpu-replicas {replicas}: TensorFlow's devices were already set up in this "
+            f"process ({len(current or [cpu])} CPU device(s)); the split must come first"
+        ) from None
 
 
 def strategy(cfg):
@@ -178,8 +209,9 @@ def strategy(cfg):
             split_cpu(replicas)
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         else:
-            devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
-                [tf.config.list_logical_devices("CPU")[0].name]
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+                tf.config.list_logical_devices("CPU")[0].name
+            ]
         return tf.distribute.MirroredStrategy(devices=devices)
     config = tf_config()
     if not config:
@@ -188,8 +220,11 @@ def strategy(cfg):
     wait_for_workers(config, timeout)
     # TensorFlow's own start-up waits for every worker again, without a time
     # limit and deaf to signals: a watchdog thread bounds it.
-    with _Watchdog(timeout, f"the workers at {', '.join(_peers(config))} answered, then did not join "
-                            "the run (TF_CONFIG)"):
+    with _Watchdog(
+        timeout,
+        f"the workers at {', '.join(_peers(config))} answered, then did not join "
+        "the run (TF_CONFIG)",
+    ):
         made = tf.distribute.MultiWorkerMirroredStrategy()
     _signals_end_training()
     return made
@@ -202,8 +237,12 @@ class WorkersMissing(InputError):
 def _peers(config):
     """The addresses of every task in TF_CONFIG but this process's own."""
     task = config["task"]
-    return [address for job, addresses in config["cluster"].items() for i, address in enumerate(addresses)
-            if (job, i) != (task["type"], task["index"])]
+    return [
+        address
+        for job, addresses in config["cluster"].items()
+        for i, address in enumerate(addresses)
+        if (job, i) != (task["type"], task["index"])
+    ]
 
 
 def wait_for_workers(config, timeout, *, log=print, poll=0.2):
@@ -222,26 +261,40 @@ def wait_for_workers(config, timeout, *, log=print, poll=0.2):
     mine = config["cluster"][task["type"]][task["index"]]
     port = split_address(mine)[1]
     try:
-        held = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True) \
-            if socket.has_dualstack_ipv6() else socket.create_server(("", port))
+        held = (
+            socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
+            if socket.has_dualstack_ipv6()
+            else socket.create_server(("", port))
+        )
     except OSError as err:
-        raise InputError(f"TF_CONFIG: this worker's address {mine}: cannot listen on port {port} "
-                         f"({os.strerror(err.errno) if err.errno else err}); is another program using it?") from None
+        raise InputError(
+            f"TF_CONFIG: this worker's address {mine}: cannot listen on port {port} "
+            f"({os.strerror(err.errno) if err.errno else err}); is another program using it?"
+        ) from None
     waiting = _peers(config)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        log(f"waiting up to {timeout:g} s for workers at {', '.join(waiting)} "
-            f"(this is {task['type']} {task['index']}, at {mine}; --worker-timeout changes the wait)", flush=True)
+        log(
+            f"waiting up to {timeout:g} s for workers at {', '.join(waiting)} "
+            f"(this is {task['type']} {task['index']}, at {mine}; --worker-timeout changes the wait)",
+            flush=True,
+        )
         deadline = time.monotonic() + timeout
         while waiting:
-            waiting = [a for a in waiting if not _answers(a, min(1.0, max(0.05, deadline - time.monotonic())))]
+            waiting = [
+                a
+                for a in waiting
+                if not _answers(a, min(1.0, max(0.05, deadline - time.monotonic())))
+            ]
             if not waiting:
                 break
             if time.monotonic() >= deadline:
-                raise WorkersMissing(f"no answer in {timeout:g} s from the worker(s) at {', '.join(waiting)} "
-                                     "named in TF_CONFIG; start the same command there with their task "
-                                     "index, or raise --worker-timeout")
+                raise WorkersMissing(
+                    f"no answer in {timeout:g} s from the worker(s) at {', '.join(waiting)} "
+                    "named in TF_CONFIG; start the same command there with their task "
+                    "index, or raise --worker-timeout"
+                )
             time.sleep(poll)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -336,26 +389,47 @@ def describe(strategy):
     name, workers = "none", 1
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         cluster = tf_config().get("cluster", {})
-        name, workers = "multiworker", max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+        name, workers = (
+            "multiworker",
+            max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", []))),
+        )
     elif isinstance(strategy, tf.distribute.MirroredStrategy):
         name = "mirrored"
-    return {"strategy": name, "replicas": int(strategy.num_replicas_in_sync), "workers": workers,
-            "chief": is_chief()}
+    return {
+        "strategy": name,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "workers": workers,
+        "chief": is_chief(),
+    }
 
 
 def add_flags(parser):
     """--distribute and --cpu-replicas on an argparse parser (dest: distribute, cpu_replicas)."""
-    parser.add_argument("--distribute", choices=CHOICES, default="none",
-                        help="none: one device; mirrored: every GPU of this machine (or --cpu-replicas "
-                             "CPU devices); multiworker: the machines named in TF_CONFIG")
-    parser.add_argument("--cpu-replicas", type=int, default=1, metavar="N",
-                        help="with --distribute mirrored: split the CPU into N logical devices "
-                             "(at most two per CPU core and at most "
-                             f"{MAX_CPU_REPLICAS}; the batch size must be a multiple of N)")
-    parser.add_argument("--worker-timeout", type=_seconds, default=WORKER_TIMEOUT, metavar="SECONDS",
-                        help="with --distribute multiworker: how long to wait for the other workers "
-                             "named in TF_CONFIG before giving up (exit status 2) "
-                             f"[default: {WORKER_TIMEOUT:g}]")
+    parser.add_argument(
+        "--distribute",
+        choices=CHOICES,
+        default="none",
+        help="none: one device; mirrored: every GPU of this machine (or --cpu-replicas "
+        "CPU devices); multiworker: the machines named in TF_CONFIG",
+    )
+    parser.add_argument(
+        "--cpu-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --distribute mirrored: split the CPU into N logical devices "
+        "(at most two per CPU core and at most "
+        f"{MAX_CPU_REPLICAS}; the batch size must be a multiple of N)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=_seconds,
+        default=WORKER_TIMEOUT,
+        metavar="SECONDS",
+        help="with --distribute multiworker: how long to wait for the other workers "
+        "named in TF_CONFIG before giving up (exit status 2) "
+        f"[default: {WORKER_TIMEOUT:g}]",
+    )
 
 
 def _seconds(text):
@@ -364,9 +438,13 @@ def _seconds(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--worker-timeout expects seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--worker-timeout expects seconds, got {text!r}"
+        ) from None
     if not 1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"--worker-timeout must be from 1 to 86400 seconds, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"--worker-timeout must be from 1 to 86400 seconds, got {text}"
+        )
     return value
 
 
@@ -392,8 +470,21 @@ def _multiworker(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def fit(strategy, model, x=None, y=None, *, batch_size=None, epochs=1, initial_epoch=0, shuffle=True,
-        validation_data=None, callbacks=None, verbose="auto", seed=0):
+def fit(
+    strategy,
+    model,
+    x=None,
+    y=None,
+    *,
+    batch_size=None,
+    epochs=1,
+    initial_epoch=0,
+    shuffle=True,
+    validation_data=None,
+    callbacks=None,
+    verbose="auto",
+    seed=0,
+):
     """model.fit(...) under `strategy`; for MultiWorkerMirroredStrategy, the loop described above.
 
     x is numpy arrays (with y) or a tf.data.Dataset of (x, y) batches of the
@@ -406,11 +497,28 @@ def fit(strategy, model, x=None, y=None, *, batch_size=None, epochs=1, initial_e
         if validation_data is not None:
             validation_data = _as_dataset(validation_data, None, batch_size, False, seed, replicas)
         with strategy.scope():
-            return model.fit(train, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,  # train shuffles
-                             validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+            return model.fit(
+                train,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                shuffle=False,  # train shuffles
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
     with worker_failures():
-        return _Loop(strategy, model).fit(x, y, batch_size, epochs, initial_epoch, shuffle, validation_data,
-                                          callbacks, verbose, seed)
+        return _Loop(strategy, model).fit(
+            x,
+            y,
+            batch_size,
+            epochs,
+            initial_epoch,
+            shuffle,
+            validation_data,
+            callbacks,
+            verbose,
+            seed,
+        )
 
 
 def evaluate(strategy, model, x, y=None, *, batch_size=None):
@@ -418,8 +526,9 @@ def evaluate(strategy, model, x, y=None, *, batch_size=None):
     of its results (a scalar); under multiworker through the loop above."""
     if not _multiworker(strategy):
         with strategy.scope():
-            result = model.evaluate(_as_dataset(x, y, batch_size, False, 0, strategy.num_replicas_in_sync),
-                                    verbose=0)
+            result = model.evaluate(
+                _as_dataset(x, y, batch_size, False, 0, strategy.num_replicas_in_sync), verbose=0
+            )
         return result[0] if isinstance(result, list) else result
     loop = _Loop(strategy, model)
     with worker_failures(), strategy.scope():
@@ -438,14 +547,22 @@ def worker_failures():
 
     try:
         yield
-    except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
-            tf.errors.DeadlineExceededError, tf.errors.FailedPreconditionError) as err:
+    except (
+        tf.errors.UnavailableError,
+        tf.errors.CancelledError,
+        tf.errors.AbortedError,
+        tf.errors.DeadlineExceededError,
+        tf.errors.FailedPreconditionError,
+    ) as err:
         config = tf_config()
         if not config:
             raise
-        print(f"error: {_lost(config, str(err))} stopped answering; every worker stops. Rerun the same "
-              "command on every worker: the run resumes from its last finished epoch", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: {_lost(config, str(err))} stopped answering; every worker stops. Rerun the same "
+            "command on every worker: the run resumes from its last finished epoch",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(LOST_WORKER) from None
 
 
@@ -488,9 +605,11 @@ def batch_sizes(samples, batch_size, replicas=1):
     if sizes[0] % replicas and len(sizes) == 1:  # fewer samples than one batch
         sizes = [replicas, samples - replicas]
     if sizes[0] % replicas or not all(splits(b, replicas) for b in sizes):
-        raise InputError(f"{samples} samples in batches of {batch_size} cannot be split across {replicas} "
-                         "replicas without leaving one empty; use fewer --cpu-replicas or another "
-                         "--batch-size")
+        raise InputError(
+            f"{samples} samples in batches of {batch_size} cannot be split across {replicas} "
+            "replicas without leaving one empty; use fewer --cpu-replicas or another "
+            "--batch-size"
+        )
     return sizes
 
 
@@ -506,8 +625,11 @@ def cut(ds, samples, batch_size, replicas=1):
     # the items of one pass, cut at the bounds batch_sizes chose
     ends = tf.constant(list(itertools.accumulate(sizes)), tf.int64)
     starts = tf.concat([[0], ends[:-1]], 0)
-    return ds.batch(samples).flat_map(lambda items: tf.data.Dataset.from_tensor_slices(
-        (starts, ends)).map(lambda start, end: items[start:end]))
+    return ds.batch(samples).flat_map(
+        lambda items: tf.data.Dataset.from_tensor_slices((starts, ends)).map(
+            lambda start, end: items[start:end]
+        )
+    )
 
 
 def splits(batch, replicas):
@@ -544,7 +666,7 @@ def predict(model, x, batch_size=32):
     import keras
 
     out = model.predict(padded, batch_size=batch, verbose=0)
-    return keras.tree.map_structure(lambda part: part[:len(x)], out)
+    return keras.tree.map_structure(lambda part: part[: len(x)], out)
 
 
 def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
@@ -618,12 +740,15 @@ class _Loop:
         def reduced(per_replica):
             return [strategy.reduce(total, v, axis=None) for v in per_replica]
 
-        self.train_step = tf.function(lambda batch: reduced(strategy.run(train_replica, args=batch)))
+        self.train_step = tf.function(
+            lambda batch: reduced(strategy.run(train_replica, args=batch))
+        )
         self.test_step = tf.function(lambda batch: reduced(strategy.run(test_replica, args=batch)))
 
     def distributed(self, x, y, batch_size, shuffle, seed):
         return self.strategy.experimental_distribute_dataset(
-            _as_dataset(x, y, batch_size, shuffle, seed, self.strategy.num_replicas_in_sync))
+            _as_dataset(x, y, batch_size, shuffle, seed, self.strategy.num_replicas_in_sync)
+        )
 
     def mean_loss(self, dataset):
         loss_sum = count = 0.0
@@ -632,15 +757,37 @@ class _Loop:
             loss_sum, count = loss_sum + float(t), count + float(n)
         return loss_sum / max(count, 1.0)
 
-    def fit(self, x, y, batch_size, epochs, initial_epoch, shuffle, validation_data, callbacks, verbose, seed):
+    def fit(
+        self,
+        x,
+        y,
+        batch_size,
+        epochs,
+        initial_epoch,
+        shuffle,
+        validation_data,
+        callbacks,
+        verbose,
+        seed,
+    ):
         import keras
 
         model = self.model
         train = self.distributed(x, y, batch_size, shuffle, seed)
-        val = None if validation_data is None else self.distributed(validation_data, None, batch_size, False, seed)
-        callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
-                                                     model=model, verbose=2 if verbose == "auto" else verbose,
-                                                     epochs=epochs, steps=None)
+        val = (
+            None
+            if validation_data is None
+            else self.distributed(validation_data, None, batch_size, False, seed)
+        )
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=model,
+            verbose=2 if verbose == "auto" else verbose,
+            epochs=epochs,
+            steps=None,
+        )
         model.stop_training = False
         logs = {}
         with self.strategy.scope():
@@ -694,9 +841,13 @@ def from_chief(strategy, tensors):
         first = tf.equal(context.replica_id_in_sync_group, 0)
         mine = [tf.where(first, v, tf.zeros_like(v)) for v in local]
         out = list(mine)
-        for dtype in {v.dtype for v in mine}:  # one all-reduce per dtype: it packs its tensors together
+        for dtype in {
+            v.dtype for v in mine
+        }:  # one all-reduce per dtype: it packs its tensors together
             picked = [i for i, v in enumerate(mine) if v.dtype == dtype]
-            for i, r in zip(picked, context.all_reduce(tf.distribute.ReduceOp.SUM, [mine[i] for i in picked])):
+            for i, r in zip(
+                picked, context.all_reduce(tf.distribute.ReduceOp.SUM, [mine[i] for i in picked])
+            ):
                 out[i] = r
         return out
 

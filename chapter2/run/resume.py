@@ -37,8 +37,8 @@ class ResumePoints:
     def __init__(self, folder, log=print):
         self.folder = Path(folder)
         self.log = log
-        self.state = {}          # the loaded point's callback states
-        self.model = None        # the model whose weights are saved
+        self.state = {}  # the loaded point's callback states
+        self.model = None  # the model whose weights are saved
         self.weights_epoch = None  # the epoch whose weights the model holds and the folder has
 
     def points(self):
@@ -76,9 +76,15 @@ class ResumePoints:
             except Exception as err:  # any damage: JSON, checkpoint files, names, shapes, types
                 record = {}
                 reason = " ".join(str(err).split())[:120] or type(err).__name__
-                later = "the one before it" if n + 1 < len(points) else "none left: starting over from epoch 1"
-                self.log(f"note: resume point of epoch {found} in {self.folder} is damaged ({reason}); "
-                         f"using {later}")
+                later = (
+                    "the one before it"
+                    if n + 1 < len(points)
+                    else "none left: starting over from epoch 1"
+                )
+                self.log(
+                    f"note: resume point of epoch {found} in {self.folder} is damaged ({reason}); "
+                    f"using {later}"
+                )
                 continue
             epoch = found
             break
@@ -99,10 +105,19 @@ class ResumePoints:
         name = f"epoch-{epoch:06d}"
         prefix = self.folder / f"{name}.ckpt"
         if self.weights_epoch != epoch or not _written(prefix):
-            _checkpoint(self.model).write(str(prefix))  # TensorFlow writes each file whole, then renames it
+            _checkpoint(self.model).write(
+                str(prefix)
+            )  # TensorFlow writes each file whole, then renames it
             self.weights_epoch = epoch
-        write_json(self.folder / f"{name}.json", {"epoch": epoch, "weights": prefix.name,
-                                                   "callbacks": callbacks_state, "finished": finished})
+        write_json(
+            self.folder / f"{name}.json",
+            {
+                "epoch": epoch,
+                "weights": prefix.name,
+                "callbacks": callbacks_state,
+                "finished": finished,
+            },
+        )
         self._remove(before=epoch)
 
     def clear(self):
@@ -135,10 +150,14 @@ def check_record(record, epoch):
     if not isinstance(record, dict):
         raise ValueError(f"its record is a JSON {type(record).__name__}, not an object")
     if _whole(record.get("epoch")) != epoch:
-        raise ValueError(f"its record's epoch {str(record.get('epoch'))[:20]!r} does not match its name")
+        raise ValueError(
+            f"its record's epoch {str(record.get('epoch'))[:20]!r} does not match its name"
+        )
     if record.get("weights") != f"epoch-{epoch:06d}.ckpt":
-        raise ValueError(f"its record names the checkpoint {str(record.get('weights'))[:40]!r}, "
-                         f"not epoch-{epoch:06d}.ckpt")
+        raise ValueError(
+            f"its record names the checkpoint {str(record.get('weights'))[:40]!r}, "
+            f"not epoch-{epoch:06d}.ckpt"
+        )
     if not isinstance(record.get("finished", False), bool):
         raise ValueError('its record\'s "finished" is not true or false')
     states = record.get("callbacks", {})
@@ -326,8 +345,13 @@ class BestModel(keras.callbacks.Callback):
         self.best, self.best_epoch = float(value), epoch + 1
         model = self.saved_model if self.saved_model is not None else self.model
         with atomic_path(self.path) as tmp:
-            network_only(model).save(str(tmp))  # a few milliseconds to build: no copy of the weights
-        write_json(sidecar(self.path), {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor})
+            network_only(model).save(
+                str(tmp)
+            )  # a few milliseconds to build: no copy of the weights
+        write_json(
+            sidecar(self.path),
+            {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor},
+        )
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
@@ -342,12 +366,19 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         super().on_train_begin(logs)
         state = self.restored if isinstance(self.restored, dict) else {}
         if state:
-            wait, best, best_epoch = _whole(state.get("wait")), state.get("best"), _whole(state.get("best_epoch"))
+            wait, best, best_epoch = (
+                _whole(state.get("wait")),
+                state.get("best"),
+                _whole(state.get("best_epoch")),
+            )
             self.wait = wait if wait is not None and wait >= 0 else 0
             self.best = _number(best) if _number(best) is not None else self.best
             self.best_epoch = best_epoch if best_epoch is not None and best_epoch >= 0 else 0
 
     def resume_state(self):
         best = self.best
-        return {"wait": int(self.wait), "best": None if best is None else float(best),
-                "best_epoch": int(self.best_epoch or 0)}
+        return {
+            "wait": int(self.wait),
+            "best": None if best is None else float(best),
+            "best_epoch": int(self.best_epoch or 0),
+        }

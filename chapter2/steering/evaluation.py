@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chapter2.run import distribute
 from chapter2.run.plots import BLACK, BLUE, ORANGE, SKY_BLUE
-from chapter2.steering.pipeline import batches
 
 
 def best_model(best_path, model, run):
@@ -34,7 +34,7 @@ def test_against_mean(model, X, Y, train_rows, test_rows, run, *, batch_size=64,
     log(f"testing on {len(test_rows):,} held-out frames ...")
     started = time.perf_counter()
     y_test = Y[test_rows]
-    pred = model.predict(batches(X, Y, test_rows, batch_size)[0], verbose=0).reshape(-1)
+    pred = distribute.predict(model, X[test_rows], batch_size=batch_size).reshape(-1)
     mean = float(Y[train_rows].mean())
     metrics = {
         "test_mse": float(np.mean((pred - y_test) ** 2)),

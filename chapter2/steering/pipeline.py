@@ -3,8 +3,10 @@ they are needed, mirrored on the fly."""
 
 import numpy as np
 
+from chapter2.run import distribute
 
-def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0):
+
+def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, replicas=1):
     """A tf.data pipeline of (frames, angles) batches of the frames X[rows].
 
     It gathers each batch from the uint8 frames only when it is needed, so
@@ -41,4 +43,7 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0):
     options.autotune.enabled = (
         False  # a fixed pipeline: tf.data's tuning made epochs uneven on small CPUs
     )
-    return ds.batch(batch_size).map(fetch).prefetch(2).with_options(options), total
+    # Batches of batch_size, the last one merged or made so that each of `replicas` gets a share.
+    return distribute.cut(ds, total, batch_size, replicas).map(fetch).prefetch(2).with_options(
+        options
+    ), total
