@@ -9,7 +9,7 @@ Python process, because TensorFlow reads its kernel choice once, at import:
 
   script      what Chapter_2_1.py runs: the kit's device settings
               (chapter2.run.device.prepare: oneDNN kernels) and model.fit on
-              the script's digit_batches (a tf.data pipeline of the arrays,
+              distribute.dataset's batches, as the script (a tf.data pipeline of the arrays,
               reshuffled every epoch, with tf.data's autotuning off)
   keras-arrays  the kit's settings and model.fit on the numpy arrays
               themselves (Keras' own pipeline, tf.data autotuning on)
@@ -74,6 +74,7 @@ def measure(variant, samples, epochs):
 
     import Chapter_2_1 as ch
     from chapter2.doctor import forward_flops
+    from chapter2.run import distribute
     from chapter2.standins import digits
 
     (x, _), _ = digits.synthetic_mnist(seed=0, n_train=samples, n_test=1)
@@ -94,7 +95,7 @@ def measure(variant, samples, epochs):
     batch = ch.BATCH_SIZE
     if variant == "script":
         model.fit(
-            ch.digit_batches(x, batch, shuffle=True),
+            distribute.dataset(tf.distribute.get_strategy(), x, x, batch_size=batch, shuffle=True),
             epochs=epochs,
             shuffle=False,
             verbose=0,
