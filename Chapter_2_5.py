@@ -67,10 +67,11 @@ from chapter2.standins import players  # noqa: E402
 LSTM_UNITS = (64, 64, 64)     # units of the three LSTM layers (exercise 10: 128,32,16)
 ACTIVATION = "tanh"           # the LSTMs' activation; the listing's sigmoid learns far slower
 DENSE_UNITS = (64, 64)        # units of the two Dense(relu) layers after the LSTMs
-EPOCHS = 30                   # passes over all games (the listing: 100 per game, game by game)
+EPOCHS = 40                   # passes over all games (the listing: 100 per game, game by game)
 BATCH_SIZE = 32               # games per batch (similar lengths), each padded to its longest game
 LEARNING_RATE = 0.01          # adam's (its default, 0.001, needs many times the epochs)
-WINDOW = 60                   # longer games are cut into pieces of this many moves to train on (0: never)
+WINDOW = 150                  # longer games are cut into pieces of this many moves to train on (0: never)
+ROTATE = True                 # each batch's moves renamed by a random turn rock -> paper -> scissors
 # --- Data -----------------------------------------------------------------------
 DATA_FILE = "data.txt"        # games, one per line (the chapter's file); --play adds yours to it
 ONE_HOT = True                # moves as one-hot rows; false: the listing's single 0/1/2 value
@@ -88,7 +89,7 @@ NGRAM_K = 3                   # the lookup table's longest context in the games 
 FRESH_GAMES = 20              # new games of each kind of simulated player to test on (0: none)
 FRESH_MOVES = 100             # moves of each of those games
 
-QUICK = {"EPOCHS": 2, "VERSUS_GAMES": 1, "VERSUS_MOVES": 30, "FRESH_GAMES": 2, "FRESH_MOVES": 50}
+QUICK = {"EPOCHS": 1, "VERSUS_GAMES": 1, "VERSUS_MOVES": 30, "FRESH_GAMES": 2, "FRESH_MOVES": 50}
 BOUNDS = {"LSTM_UNITS": (1, 1024), "DENSE_UNITS": (1, 1024), "EPOCHS": (1, 100000), "BATCH_SIZE": (1, 10000),
           "LEARNING_RATE": (0, 1), "MIN_GAME_MOVES": (2, 100000), "HELD_OUT_GAMES": (1, None),
           "VERSUS_GAMES": (0, 1000), "VERSUS_MOVES": (22, 100000), "VERSUS_NOISE": (0, 1), "WINDOW": (0, 100000),
@@ -193,7 +194,8 @@ def main(argv=None):
         raise InputError(f"{data_file}: needs at least two games (one to train on, one held out), "
                          f"found {len(played)}")
     train, held_out = games.split_games(played, cfg.HELD_OUT_GAMES, cfg.seed)
-    batches = games.GameBatches(train, cfg.BATCH_SIZE, cfg.ONE_HOT, seed=cfg.seed, window=cfg.WINDOW)
+    batches = games.GameBatches(train, cfg.BATCH_SIZE, cfg.ONE_HOT, seed=cfg.seed, window=cfg.WINDOW,
+                                rotate=cfg.ROTATE)
     x_val, y_val, _ = games.windows(held_out, cfg.ONE_HOT)
     print(f"data: {data_file}: {len(played)} games, {sum(map(len, played))} moves (games of "
           f"{min(map(len, played))} to {max(map(len, played))} moves); training on {len(train)} games"
@@ -225,7 +227,7 @@ def main(argv=None):
     fresh = fresh_players(model, cfg)
     if fresh:
         print(f"\nnew simulated players ({cfg.FRESH_GAMES} games of {cfg.FRESH_MOVES} moves of each kind, from "
-              f"seeds data.txt was not written with; {', '.join(k for k in fresh if k not in players.IN_DATA)} "
+              f"seeds data.txt was not written with; {', '.join(k for k in players.KINDS if k not in players.IN_DATA)} "
               "not in data.txt): next moves read right")
         print(f"  {'player':<20} {'model':>6} {'n-gram (best k)':>16} {'repeat last':>12} {'chance':>7}")
         for kind, s in fresh.items():

@@ -46,7 +46,7 @@ def test_ngram_reader_learns_a_periodic_player_within_a_few_periods():
         # Right at every move from the third period on: the table has seen each context.
         assert predicted[2 * len(pattern):] == game[2 * len(pattern) + 1:], k
     assert baselines.accuracy([baselines.ngram(game, 1)], [game]) < 0.7   # one move of context is not enough
-    acc, k = baselines.best_ngram([game], ks=range(1, 6))
+    acc, k = baselines.best_ngram([game], k_max=5)
     assert k == 3 and acc > 0.85      # the shortest context that decides it: "1 0" comes before 1 and 2
 
 
@@ -66,6 +66,18 @@ def test_ngram_reader_backs_off_to_shorter_contexts_and_repeats_the_last_move_at
     assert ties.predict() == 2                             # 1 and 2 followed 0 once each: the latest wins
     with pytest.raises(ValueError):
         baselines.NGramReader(0)
+
+
+def test_every_context_length_in_one_pass_is_each_table_on_its_own():
+    rng = np.random.default_rng(2)
+    played = [players.fresh_games(kind, 3, 1, 120)[0] for kind in ("sequence", "switching", "runs")]
+    for game in played:
+        every = baselines.ngrams(game, 6)
+        assert all(every[k] == baselines.ngram(game, k) for k in range(1, 7))
+    acc, k = baselines.best_ngram(played, k_max=6)
+    assert acc == max(baselines.accuracy([baselines.ngram(g, j) for g in played], played) for j in range(1, 7))
+    assert acc == baselines.accuracy([baselines.ngram(g, k) for g in played], played)
+    assert baselines.accuracy([[int(m) for m in rng.integers(3, size=len(g) - 1)] for g in played], played) < acc
 
 
 def test_ngram_reader_stays_online_it_never_sees_the_move_it_predicts():

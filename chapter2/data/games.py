@@ -160,8 +160,10 @@ class GameBatches(keras.utils.PyDataset):
     updates per epoch for the same moves, each piece starting anywhere in
     a player's pattern."""
 
-    def __init__(self, games, batch_size, one_hot=True, shuffle=True, seed=0, window=None, **kwargs):
+    def __init__(self, games, batch_size, one_hot=True, shuffle=True, seed=0, window=None, rotate=False,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.one_hot, self.rotate = one_hot, rotate
         if window:
             games = [piece for g in games for piece in cut(g, int(window))]
         games = sorted(games, key=len)
@@ -176,7 +178,16 @@ class GameBatches(keras.utils.PyDataset):
         return len(self.batches)
 
     def __getitem__(self, index):
-        return self.batches[self.order[index]]
+        x, y = self.batches[self.order[index]]
+        if not self.rotate:
+            return x, y
+        # Every move of the batch renamed by one turn of rock -> paper -> scissors
+        # (0, 1 or 2 turns, at random): a player with the habits turned is a
+        # player with the same habits, since what beats what turns with them.
+        turn = int(self.rng.integers(3))
+        if self.one_hot:
+            return np.roll(x, turn, axis=-1), np.roll(y, turn, axis=-1)
+        return np.where(x < 0, x, (x + turn) % 3), np.roll(y, turn, axis=-1)
 
     def on_epoch_end(self):
         if self.shuffle:

@@ -52,28 +52,46 @@ class NGramReader:
     def reset(self):
         """A new game: nothing seen."""
         self.moves = []
-        self.table = {}   # context (tuple) -> [counts of the moves after it, the last one after it]
+        self.table = {}   # context -> [counts of the moves after it, the last move after it]
+
+    def _contexts(self):
+        """Keys of the contexts of the last 1, 2, ... moves (as many as there
+        are, up to k): the moves as a number in base 3, plus 3**n to tell
+        the lengths apart (as a tuple of moves would, only faster)."""
+        moves, keys, code, place = self.moves, [], 0, 1
+        for n in range(1, min(self.k, len(moves)) + 1):
+            code += moves[-n] * place
+            place *= 3
+            keys.append(place + code)
+        return keys
 
     def predict(self):
         """The predicted next move, or None before the first move."""
-        moves = self.moves
-        for n in range(min(self.k, len(moves)), 0, -1):
-            seen = self.table.get(tuple(moves[-n:]))
-            if seen is not None:
+        return self.predict_each()[-1]
+
+    def predict_each(self):
+        """The predictions of the tables with contexts up to 1, 2, ..., k
+        moves (the same counts serve them all): a list of k moves, or of k
+        Nones before the first move."""
+        guess = self.moves[-1] if self.moves else None
+        out = []
+        for key in self._contexts():
+            seen = self.table.get(key)
+            if seen is not None:   # (a context seen before: so were all its shorter ends)
                 counts, last = seen
                 best = max(counts)
-                return last if counts[last] == best else counts.index(best)
-        return moves[-1] if moves else None
+                guess = last if counts[last] == best else counts.index(best)
+            out.append(guess)
+        return out + [guess] * (self.k - len(out))
 
     def update(self, move):
         """The move that came: counted after each context, then remembered."""
         move = int(move)
-        moves = self.moves
-        for n in range(1, min(self.k, len(moves)) + 1):
-            seen = self.table.setdefault(tuple(moves[-n:]), [[0, 0, 0], move])
+        for key in self._contexts():
+            seen = self.table.setdefault(key, [[0, 0, 0], move])
             seen[0][move] += 1
             seen[1] = move
-        moves.append(move)
+        self.moves.append(move)
 
 
 def ngram(game, k=3):
@@ -85,7 +103,19 @@ def ngram(game, k=3):
     return out
 
 
-def best_ngram(games, ks=range(1, 9)):
-    """(accuracy, k) of the n-gram reader with the k that does best on `games`."""
-    scored = [(accuracy([ngram(g, k) for g in games], games), k) for k in ks]
-    return max(scored, key=lambda s: (s[0], -s[1]))   # ties: the shorter context
+def ngrams(game, k_max):
+    """ngram(game, k) for every k from 1 to `k_max`, in one pass: {k: predictions}."""
+    reader, out = NGramReader(k_max), {k: [] for k in range(1, k_max + 1)}
+    for m in game[:-1]:
+        reader.update(m)
+        for k, guess in enumerate(reader.predict_each(), start=1):
+            out[k].append(guess)
+    return out
+
+
+def best_ngram(games, k_max=8):
+    """(accuracy, k) of the n-gram reader with the k from 1 to `k_max` that
+    does best on `games` (ties: the shorter context)."""
+    every = [ngrams(g, k_max) for g in games]
+    scored = [(accuracy([e[k] for e in every], games), k) for k in range(1, k_max + 1)]
+    return max(scored, key=lambda s: (s[0], -s[1]))

@@ -50,8 +50,8 @@ HABITS = ("repeat", "cycle_up", "cycle_down", "alternate", "double", "sequence",
           "win_stay_lose_shift", "beat_last", "copy")
 KINDS = HABITS + ("switching", "back_and_forth", "random")   # kinds of player to test on
 IN_DATA = HABITS + ("switching",)                            # the kinds data.txt holds
-GAMES = 800           # data.txt's games (see generate_games for why so many)
-MOVES = 60000         # data.txt's moves, about
+GAMES = 2000          # data.txt's games (see generate_games for why so many)
+MOVES = 150000        # data.txt's moves, about
 # In data.txt, a player's habit is drawn with these weights (others: 1): a
 # sequence of up to 8 moves of its own is the hardest habit to learn to
 # read (thousands of possible sequences), a bias the next hardest.
