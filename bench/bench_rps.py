@@ -1,7 +1,7 @@
 """Chapter_2_5's training: the listing's game-by-game loop against the
 script's one fit over all games, on the same training games of data.txt.
 
-    python bench/bench_rps.py                      # both (several minutes on 2 cores)
+    python bench/bench_rps.py                      # both (long: the loop fits 1,950 games one by one)
     python bench/bench_rps.py --chapter-epochs 5   # the loop at 5 epochs per game, scaled
     python bench/bench_rps.py --skip-chapter --flags="--activation sigmoid"
 
