@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 import Chapter_2_5 as ch
+from chapter2.data import games
+from chapter2.game import baselines
 from chapter2.run import flags, tblog
 from chapter2.run.errors import InputError
 from chapter2.standins import players
@@ -39,21 +41,36 @@ def test_quick_run_writes_a_model_that_loads_the_figure_and_honest_metrics(quick
         assert model.output_shape == (None, None, 3)
     record = json.loads((run_dir / "metrics.json").read_text())
     m = record["metrics"]
-    assert m["chapter_validation_game"]["moves"] == 86 and m["held_out"]["moves"] == 231
-    # The baselines are fixed by the data: a wrong split or off-by-one step changes them.
-    assert m["held_out"]["repeat_last"] == pytest.approx(0.165, abs=0.001)
+    # The baselines are fixed by the data: counted here from data.txt and the script's split.
+    _, held_out = games.split_games(games.read_games(ROOT / "data.txt", notice=None), ch.HELD_OUT_GAMES, 7)
+    assert m["chapter_validation_game"]["moves"] == 86
+    assert m["held_out"]["moves"] == sum(len(g) - 1 for g in held_out)
+    assert m["held_out"]["repeat_last"] == pytest.approx(
+        baselines.accuracy([baselines.repeat_last(g) for g in held_out], held_out))
+    ngram, k = baselines.best_ngram(held_out)
+    assert (m["held_out"]["ngram"], m["held_out"]["ngram_k"]) == (pytest.approx(ngram), k)
     assert m["chapter_validation_game"]["most_frequent"] == pytest.approx(0.372, abs=0.001)
     assert len(m["test_moves"]["argmax"]) == 9
-    assert set(m["versus_simulated_players"]) == set(players.HABITS) | {"switching", "random"}
-    assert [row["epoch"] for row in record["history"]] == [0, 1]
+    assert set(m["versus_simulated_players"]) == set(players.KINDS)
+    assert all(0 <= r["model_read"] <= 1 and 0 <= r["ngram_read"] <= 1 for r in m["versus_simulated_players"].values())
+    fresh = m["new_simulated_players"]
+    assert set(fresh) == set(players.KINDS) | {"all kinds"}
+    assert all(s["moves"] == 2 * 49 for kind, s in fresh.items() if kind != "all kinds")   # --quick: 2 x 50
+    assert fresh["repeat"]["ngram"] > 0.8 and fresh["random"]["ngram"] < 0.6
+    assert [row["epoch"] for row in record["history"]] == [0]
     for run in ("train", "validation"):
-        assert [s for s, _ in tblog.read_scalars(run_dir / "logs", run, "epoch_loss")] == [0, 1]
+        assert [s for s, _ in tblog.read_scalars(run_dir / "logs", run, "epoch_loss")] == [0]
     with Image.open(run_dir / "rps.png") as image:
         assert image.size[0] > 600 and image.size[1] > 500
     out = proc.stdout
-    assert "held-out games (5), 231 predictions: model " in out and "repeat last 16.5%" in out
+    held = m["held_out"]
+    assert (f"held-out games ({ch.HELD_OUT_GAMES}), {held['moves']} predictions: model {held['model']:.1%} | "
+            f"n-gram table {held['ngram']:.1%} (best k = {held['ngram_k']}) | repeat last "
+            f"{held['repeat_last']:.1%} |") in out
+    assert "new simulated players (2 games of 50 moves of each kind" in out and "back_and_forth" in out
+    assert re.search(r"^  random +model wins .*read: model +[\d.]+%  n-gram +[\d.]+%$", out, re.M)
     assert "(1 new games x 30 rounds each, 10% random moves" in out    # VERSUS_MOVES, VERSUS_NOISE
-    assert re.search(r"^fit: [\d.]+ s for 2 epochs over 40 games$", out, re.M)
+    assert re.search(rf"^fit: [\d.]+ s for 1 epochs over {record['dataset']['train_games']} games$", out, re.M)
     assert "smoke run" in out.strip().splitlines()[-1] and proc.stderr.strip() == ""
     assert (run_dir.parent / "data.txt").read_bytes() == (ROOT / "data.txt").read_bytes()
 
@@ -77,6 +94,21 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
         assert result == ("draw" if a == b else "you win" if a == (b + 1) % 3 else "model wins")
         score[result] += 1
         assert (int(s_you), int(s_model), int(s_draws)) == (score["you win"], score["model wins"], score["draw"])
+    # From the second round on, what each reader expected and its running share of moves read right.
+    reads = re.findall(r"model expected (\w+) \(\d+%\), right (\d+)/(\d+) \(\d+%\) \| lookup table expected "
+                       r"(\w+), right (\d+)/(\d+) \(\d+%\)", proc.stdout)
+    assert len(reads) == len(keys) - 1
+    table, right = baselines.NGramReader(ch.NGRAM_K), 0
+    for n, (model_guess, m_right, m_total, table_guess, t_right, t_total) in enumerate(reads, start=1):
+        table.update(MOVES[rounds[n - 1][1]])
+        assert MOVES[table_guess] == table.predict()                  # the same table, in the game
+        assert MOVES[rounds[n][2]] == (MOVES[model_guess] + 1) % 3    # the model plays what beats its guess
+        right += MOVES[table_guess] == MOVES[rounds[n][1]]
+        assert int(t_right) == right and int(m_total) == int(t_total) == n
+    assert proc.stdout.strip().splitlines()[-1] == (
+        f"the model read {m_right}/{n} ({int(m_right) / n:.0%}) of your moves, the lookup table {right}/{n} "
+        f"({right / n:.0%}); final score: you {score['you win']} - model {score['model wins']} - draws "
+        f"{score['draw']} in {len(keys)} rounds")
     after = data.read_bytes()
     assert after[:len(before)] == before and after[len(before):] == b"012012001122\n"
 
@@ -110,13 +142,14 @@ def test_no_games_against_simulated_players_and_the_flags_that_act_after_trainin
     monkeypatch.setattr(keras.Model, "fit", lambda *args, **kwargs: None)
     data = tmp_path / "data.txt"
     data.write_text(players.format_games(players.generate_games(seed=3, games=6, total_moves=300)))
-    argv = ["--versus-games", "0", "--epochs", "1", "--lstm-units", "4,4,4", "--dense-units", "4,4",
+    argv = ["--versus-games", "0", "--fresh-games", "0", "--epochs", "1", "--lstm-units", "4,4,4", "--dense-units", "4,4",
             "--held-out-games", "1", "--validation-game", "0120120", "--test-moves", "0011",
             "--model-file", "small.keras", "--data-file", str(data), "--run-dir", str(tmp_path / "run")]
     assert ch.main(argv) == 0
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     m = record["metrics"]
-    assert m["versus_simulated_players"] == {} and m["chapter_validation_game"]["moves"] == 6
+    assert m["versus_simulated_players"] == {} and m["new_simulated_players"] == {}
+    assert m["chapter_validation_game"]["moves"] == 6
     assert m["test_moves"]["moves"] == "0011" and len(m["test_moves"]["argmax"]) == 4
     assert m["parameters"] < 1000 and record["dataset"]["train_games"] == 5
     assert (tmp_path / "run" / "small.keras").exists() and not (tmp_path / "run" / "RPS_model.h5").exists()
@@ -133,6 +166,7 @@ def test_no_games_against_simulated_players_and_the_flags_that_act_after_trainin
     (b"0120120120\n" * 3, ["--versus-games", "-1"], "--versus-games must be at least 0"),
     (b"0120120120\n" * 3, ["--model-file", "x/model.h5"], "--model-file expects a file name"),
     (b"0120120120\n" * 3, ["--activation", "swish"], "--activation must be one of"),
+    (b"0120120120\n" * 3, ["--window", "5"], "--window must be 0 .whole games. or at least 10 moves, got 5"),
 ])
 def test_bad_input_in_process(tmp_path, content, argv, expected):
     data = tmp_path / "data.txt"
@@ -174,6 +208,7 @@ def test_every_training_flag_changes_the_model_the_data_or_the_fit(tmp_path, mon
             seen["model"] = [json.dumps(layer.get_config(), sort_keys=True, default=str) for layer in model.layers]
             seen["optimizer"] = json.dumps(model.optimizer.get_config(), sort_keys=True, default=str)
             seen["data"] = [np.asarray(b).tobytes() for batch in x.batches for b in batch]
+            seen["rotate"] = x.rotate
             seen["validation"] = [np.asarray(v).tobytes() for v in kwargs["validation_data"]]
             seen["epochs"] = kwargs["epochs"]
             raise Stop
@@ -187,11 +222,13 @@ def test_every_training_flag_changes_the_model_the_data_or_the_fit(tmp_path, mon
     other.write_text(players.format_games(players.generate_games(seed=3, games=8, total_moves=400)))
     changes = {"LSTM_UNITS": "64,64,32", "ACTIVATION": "sigmoid", "DENSE_UNITS": "64,32", "EPOCHS": "3",
                "BATCH_SIZE": "4", "LEARNING_RATE": "0.005", "DATA_FILE": str(other), "ONE_HOT": "false",
-               "MIN_GAME_MOVES": "100", "HELD_OUT_GAMES": "3"}
-    after_training = {"VALIDATION_GAME", "TEST_MOVES", "MODEL_FILE", "VERSUS_GAMES", "VERSUS_MOVES", "VERSUS_NOISE"}
+               "MIN_GAME_MOVES": "100", "HELD_OUT_GAMES": "3", "WINDOW": "20",
+               "ROTATE": "false"}
+    after_training = {"VALIDATION_GAME", "TEST_MOVES", "MODEL_FILE", "VERSUS_GAMES", "VERSUS_MOVES", "VERSUS_NOISE",
+                      "NGRAM_K", "FRESH_GAMES", "FRESH_MOVES"}
     assert set(changes) | after_training == set(flags.constants_of(vars(ch)))
     baseline = what_fit_gets()
     ignored = [name for name, value in changes.items()
-               if what_fit_gets("--no-one-hot" if value == "false" else flags.flag_name(name) + "=" + value)
+               if what_fit_gets(f"--no-{flags.flag_name(name)[2:]}" if value == "false" else flags.flag_name(name) + "=" + value)
                == baseline]
     assert ignored == []

@@ -158,3 +158,49 @@ def test_padding_does_not_change_the_loss_or_the_training(one_hot):
     assert not np.allclose(after[0][0], start[0])
     for a, b in zip(*after):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_long_games_are_cut_into_pieces_that_predict_every_move_once():
+    game = [int(m) for m in np.random.default_rng(0).integers(3, size=250)]
+    pieces = games.cut(game, 60)
+    assert [len(p) for p in pieces] == [60, 60, 60, 60, 14]
+    for a, b in zip(pieces, pieces[1:]):
+        assert a[-1] == b[0]                        # the next piece's first input
+    assert sum(len(p) - 1 for p in pieces) == len(game) - 1
+    assert [m for p in pieces for m in p[1:]] == game[1:]   # every predicted move, once, in order
+    assert games.cut(game[:60], 60) == [game[:60]]
+    assert [len(p) for p in games.cut(game[:65], 60)] == [65]   # a short tail joins the piece before
+    batches = games.GameBatches([game, game[:30]], batch_size=2, seed=0, window=60)
+    assert sum(yb.sum() for _, yb in batches.batches) == len(game) - 1 + 29
+    assert max(xb.shape[1] for xb, _ in batches.batches) == 59
+
+
+def test_the_first_two_batches_differ_in_length_so_keras_keeps_the_length_free():
+    played = [[0, 1, 2] * 20] * 40 + [[1, 2] * 10] * 4   # mostly one length
+    for seed in range(10):
+        batches = games.GameBatches(played, batch_size=4, seed=seed)
+        for _ in range(3):
+            assert batches[0][0].shape[1] != batches[1][0].shape[1]
+            batches.on_epoch_end()
+
+
+@pytest.mark.parametrize("one_hot", [True, False])
+def test_turned_batches_rename_every_move_by_the_same_turn(one_hot):
+    played = [[0, 1, 2, 2, 1] * 3, [2, 2, 0, 1] * 4]
+    plain = games.GameBatches(played, batch_size=2, one_hot=one_hot, shuffle=False)
+    turned = games.GameBatches(played, batch_size=2, one_hot=one_hot, shuffle=False, seed=1, rotate=True)
+    x, y = plain[0]
+    turns = set()
+    for _ in range(12):
+        xt, yt = turned[0]
+        real = y.sum(-1) == 1
+        turn = int((yt[real].argmax(-1) - y[real].argmax(-1))[0]) % 3
+        assert np.all((yt[real].argmax(-1) - y[real].argmax(-1)) % 3 == turn)
+        assert np.all(yt[~real] == 0)
+        moves = x.argmax(-1) if one_hot else x[..., 0]
+        moves_t = xt.argmax(-1) if one_hot else xt[..., 0]
+        assert np.all((moves_t[real] - moves[real]) % 3 == turn)
+        if not one_hot:
+            assert np.all(xt[~real] == -1)                # padding stays padding
+        turns.add(turn)
+    assert turns == {0, 1, 2}

@@ -38,6 +38,55 @@ def test_rules_and_simple_predictors():
     assert baselines.accuracy([baselines.repeat_last(game)], [game]) == pytest.approx(3 / 5)
 
 
+def test_ngram_reader_learns_a_periodic_player_within_a_few_periods():
+    pattern = [0, 2, 2, 1, 0, 1, 1]                        # period 7: no context of one move decides it
+    game = pattern * 12
+    for k in (3, 4):
+        predicted = baselines.ngram(game, k)
+        # Right at every move from the third period on: the table has seen each context.
+        assert predicted[2 * len(pattern):] == game[2 * len(pattern) + 1:], k
+    assert baselines.accuracy([baselines.ngram(game, 1)], [game]) < 0.7   # one move of context is not enough
+    acc, k = baselines.best_ngram([game], k_max=5)
+    assert k == 3 and acc > 0.85      # the shortest context that decides it: "1 0" comes before 1 and 2
+
+
+def test_ngram_reader_backs_off_to_shorter_contexts_and_repeats_the_last_move_at_first():
+    reader = baselines.NGramReader(3)
+    assert reader.predict() is None
+    reader.update(2)
+    assert reader.predict() == 2                           # nothing known: repeat the last move
+    for m in (0, 1, 0, 1, 0):
+        reader.update(m)
+    assert reader.predict() == 1                           # after 0 came 1 every time
+    reader.update(2)                                       # the contexts (1, 0, 2), (0, 2) are new ...
+    assert reader.predict() == 0                           # ... (2,) was followed by 0 once
+    ties = baselines.NGramReader(1)
+    for m in (0, 1, 0, 2, 0):
+        ties.update(m)
+    assert ties.predict() == 2                             # 1 and 2 followed 0 once each: the latest wins
+    with pytest.raises(ValueError):
+        baselines.NGramReader(0)
+
+
+def test_every_context_length_in_one_pass_is_each_table_on_its_own():
+    rng = np.random.default_rng(2)
+    played = [players.fresh_games(kind, 3, 1, 120)[0] for kind in ("sequence", "switching", "runs")]
+    for game in played:
+        every = baselines.ngrams(game, 6)
+        assert all(every[k] == baselines.ngram(game, k) for k in range(1, 7))
+    acc, k = baselines.best_ngram(played, k_max=6)
+    assert acc == max(baselines.accuracy([baselines.ngram(g, j) for g in played], played) for j in range(1, 7))
+    assert acc == baselines.accuracy([baselines.ngram(g, k) for g in played], played)
+    assert baselines.accuracy([[int(m) for m in rng.integers(3, size=len(g) - 1)] for g in played], played) < acc
+
+
+def test_ngram_reader_stays_online_it_never_sees_the_move_it_predicts():
+    rng = np.random.default_rng(1)
+    game = [int(m) for m in rng.integers(3, size=3000)]
+    for k in (1, 3, 6):
+        assert abs(baselines.accuracy([baselines.ngram(game, k)], [game]) - 1 / 3) < 0.04
+
+
 @pytest.mark.parametrize("one_hot, activation", [(True, "tanh"), (False, "sigmoid")])
 def test_stepper_gives_the_same_probabilities_as_predict(one_hot, activation):
     model = small_model(one_hot, activation)
@@ -106,11 +155,16 @@ def test_the_model_plays_what_beats_the_move_it_expects():
     # draws with paper and loses to scissors, every time.
     for first, result in ((0, "win"), (1, "draw"), (2, "loss")):
         counts = versus.play_against(rock, repeater(first), moves=30, games=4)
-        assert sum(counts.values()) == 120 and counts[result] >= 4 * 29, (first, counts)
+        assert counts["win"] + counts["draw"] + counts["loss"] == 120 and counts[result] >= 4 * 29, (first, counts)
+        # It expects rock: right about a rock player only; the table reads every repeater from move 2 on.
+        assert counts["reads"] == 4 * 29 and counts["ngram_read"] == 4 * 29
+        assert counts["model_read"] == (4 * 29 if first == 0 else 0)
     assert versus.against_habits(rock, 0, 30, 0.1, seed=7) == {}
     rates = versus.against_habits(rock, 1, 30, 0.0, seed=7)
-    assert set(rates) == set(players.HABITS) | {"switching", "random"}
-    assert max(rates["repeat"].values()) >= 0.96   # one repeater: the same result in every round but the first
+    assert set(rates) == set(players.KINDS)
+    r = rates["repeat"]     # one repeater: the same result in every round but the first
+    assert max(r["win"], r["draw"], r["loss"]) >= 0.96 and r["ngram_read"] == 1.0
+    assert rates["cycle_up"]["ngram_read"] >= 0.85 and rates["random"]["ngram_read"] < 0.7   # wrong at first only
 
 
 def test_terminal_reads_words_and_ignores_what_is_not_a_move(tmp_path):
@@ -119,11 +173,18 @@ def test_terminal_reads_words_and_ignores_what_is_not_a_move(tmp_path):
     out = io.StringIO()
     you, them, score = terminal.play_terminal(always_expects(0), data, min_moves=3,
                                               stdin=io.StringIO("r x\npaper\n s SCISSORS\nq r\n"), out=out)
-    assert you == [0, 1, 2, 2] and len(them) == 4 and sum(score.values()) == 4
+    assert you == [0, 1, 2, 2] and len(them) == 4 and score["you"] + score["model"] + score["draws"] == 4
+    # Expecting rock, the model reads none of paper, scissors, scissors; the table, repeating
+    # the last move until it knows better, reads the second scissors.
+    assert (score["model_read"], score["ngram_read"], score["reads"]) == (0, 1, 3)
     assert them[1:] == [1, 1, 1]                     # expecting rock, it plays paper
     assert score["you"] >= 2 and score["draws"] >= 1   # paper against paper, scissors twice
     text = out.getvalue()
     assert text.count("round ") == 4 and "ignored 'x'" in text and "saved your 4 moves" in text
+    assert "model expected rock (100%), right 0/3 (0%) | lookup table expected scissors, right 1/3 (33%)" in text
+    assert text.splitlines()[-1] == ("the model read 0/3 (0%) of your moves, the lookup table 1/3 (33%); "
+                                     f"final score: you {score['you']} - model {score['model']} - draws "
+                                     f"{score['draws']} in 4 rounds")
     assert data.read_bytes() == b"0120120120\n0122\n"
 
 

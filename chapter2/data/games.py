@@ -153,10 +153,19 @@ class GameBatches(keras.utils.PyDataset):
     batch (sorted by length), and each batch is padded only to its own
     longest game, so short games do not pay for the long ones. The order of
     the batches is shuffled every epoch. Items are (x, y) as ``windows``
-    makes them; padded steps are masked by the model's Masking layer."""
+    makes them; padded steps are masked by the model's Masking layer.
 
-    def __init__(self, games, batch_size, one_hot=True, shuffle=True, seed=0, **kwargs):
+    With `window`, a game longer than `window` moves is cut into pieces of
+    about `window` moves (``cut``): more, shorter sequences, so more
+    updates per epoch for the same moves, each piece starting anywhere in
+    a player's pattern."""
+
+    def __init__(self, games, batch_size, one_hot=True, shuffle=True, seed=0, window=None, rotate=False,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.one_hot, self.rotate = one_hot, rotate
+        if window:
+            games = [piece for g in games for piece in cut(g, int(window))]
         games = sorted(games, key=len)
         self.batches = [windows(games[i:i + batch_size], one_hot)[:2]
                         for i in range(0, len(games), batch_size)]
@@ -169,16 +178,46 @@ class GameBatches(keras.utils.PyDataset):
         return len(self.batches)
 
     def __getitem__(self, index):
-        return self.batches[self.order[index]]
+        x, y = self.batches[self.order[index]]
+        if not self.rotate:
+            return x, y
+        # Every move of the batch renamed by one turn of rock -> paper -> scissors
+        # (0, 1 or 2 turns, at random): a player with the habits turned is a
+        # player with the same habits, since what beats what turns with them.
+        turn = int(self.rng.integers(3))
+        if self.one_hot:
+            return np.roll(x, turn, axis=-1), np.roll(y, turn, axis=-1)
+        return np.where(x < 0, x, (x + turn) % 3), np.roll(y, turn, axis=-1)
 
     def on_epoch_end(self):
         if self.shuffle:
             self.rng.shuffle(self.order)
+        # Keras takes the shapes of the first batches for those of all: when two
+        # lengths are to be had, the first two batches differ in length, so the
+        # length of a batch stays free (pieces of games are often all one length).
+        steps = [self.batches[i][0].shape[1] for i in self.order]
+        other = next((j for j in range(1, len(steps)) if steps[j] != steps[0]), None)
+        if other is not None:
+            self.order[[1, other]] = self.order[[other, 1]]
 
     @property
     def padded_steps(self):
         """Time steps the LSTMs run through per epoch (one per step of each batch)."""
         return sum(x.shape[1] for x, _ in self.batches)
+
+
+def cut(game, window, shortest=10):
+    """`game` in pieces of `window` moves (the last one up to `shortest` - 1
+    moves longer); each piece starts with the
+    last move of the one before (the input to its first prediction), so
+    every move of the game is predicted once. A last piece shorter than
+    `shortest` moves joins the piece before it."""
+    if len(game) <= window:
+        return [game]
+    starts = list(range(0, len(game) - 1, window - 1))
+    if len(game) - starts[-1] < shortest:
+        starts.pop()
+    return [game[a:b + 1] for a, b in zip(starts, starts[1:] + [len(game) - 1])]
 
 
 def split_games(games, held_out, seed):

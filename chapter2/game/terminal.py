@@ -1,7 +1,9 @@
 """Rock, paper, scissors against a trained model, in the terminal.
 
 Each round the model predicts your next move from your moves so far and
-plays what beats it. At a terminal each key counts at once (r, p, s or 0,
+plays what beats it; an online n-gram lookup table (baselines.NGramReader)
+predicts the same move from the same moves, and each round shows how often
+each has read you right so far. At a terminal each key counts at once (r, p, s or 0,
 1, 2; q quits); otherwise moves are read as words of input (``printf 'r p s
 q'``), so a game can be scripted. Input is read as bytes: anything that is
 not a move, including bytes that are not UTF-8, is ignored with a notice.
@@ -15,6 +17,7 @@ import sys
 import numpy as np
 
 from chapter2.data.games import append_game
+from chapter2.game.baselines import NGramReader
 from chapter2.game.rules import MOVE_NAMES, beats, outcome
 from chapter2.game.stepper import Stepper
 
@@ -64,18 +67,22 @@ class _Cbreak:
         return False
 
 
-def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=None):
+def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=None, ngram_k=3):
     """Play until q, Ctrl-C or the end of input; then append a game of at
     least `min_moves` moves to `data_file` (check it with
     ``games.check_appendable`` first). Returns (your moves, the model's
-    moves, score dict)."""
+    moves, score dict); the score dict also counts the moves the model and
+    an n-gram reader of context `ngram_k` read right (model_read,
+    ngram_read) out of `reads` (every move but the first)."""
     stdin = sys.stdin if stdin is None else stdin
     out = sys.stdout if out is None else out
     at_terminal = hasattr(stdin, "isatty") and stdin.isatty()
     stepper = Stepper(model)
+    reader = NGramReader(ngram_k)
     rng = np.random.default_rng(seed)
     you, them = [], []
     score = {"you": 0, "model": 0, "draws": 0}
+    reads = {"model_read": 0, "ngram_read": 0, "reads": 0}
     print("Rock, paper, scissors against the model: r = rock, p = paper, s = scissors "
           "(or 0/1/2), q to quit." + ("" if at_terminal else " Reading moves from input."), file=out)
 
@@ -99,13 +106,22 @@ def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=Non
             r = outcome(move, model_move)
             score["you" if r > 0 else "model" if r < 0 else "draws"] += 1
             result = "you win" if r > 0 else "model wins" if r < 0 else "draw"
-            guess = ("model had no moves of yours to go on" if expected is None else
-                     f"model expected {MOVE_NAMES[expected]} ({prediction[expected]:.0%})")
+            if expected is None:
+                guess = "no move of yours to read yet: the model played at random"
+            else:
+                table = reader.predict()
+                reads["reads"] += 1
+                reads["model_read"] += expected == move
+                reads["ngram_read"] += table == move
+                guess = (f"model expected {MOVE_NAMES[expected]} ({prediction[expected]:.0%}), "
+                         f"right {share(reads['model_read'], reads['reads'])} | lookup table expected "
+                         f"{MOVE_NAMES[table]}, right {share(reads['ngram_read'], reads['reads'])}")
             print(f"\rround {len(you) + 1}: you {MOVE_NAMES[move]:<8} model {MOVE_NAMES[model_move]:<8} "
                   f"{result:<10} score you {score['you']} - model {score['model']} - draws {score['draws']}"
-                  f"   [{guess}]", file=out, flush=True)
+                  f"\n  {guess}", file=out, flush=True)
             you.append(move)
             them.append(model_move)
+            reader.update(move)
             prediction = stepper.step([move])[0]
             if at_terminal:
                 print("your move (r/p/s, q quits): ", end="", file=out, flush=True)
@@ -120,11 +136,16 @@ def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=Non
     except KeyboardInterrupt:
         print("", file=out)
     finally:
-        save(you, score, data_file, min_moves, out)
-    return you, them, score
+        save(you, score, data_file, min_moves, out, reads)
+    return you, them, dict(score, **reads)
 
 
-def save(you, score, data_file, min_moves, out):
+def share(right, total):
+    """'3/5 (60%)': right out of total."""
+    return f"{right}/{total} ({right / total:.0%})" if total else "0/0"
+
+
+def save(you, score, data_file, min_moves, out, reads):
     rounds = len(you)
     if rounds >= min_moves:
         try:
@@ -137,5 +158,6 @@ def save(you, score, data_file, min_moves, out):
     elif rounds:
         print(f"not saved: games shorter than {min_moves} moves are not added to {data_file}", file=out)
     if rounds:
-        print(f"final score: you {score['you']} - model {score['model']} - draws {score['draws']} "
-              f"in {rounds} rounds", file=out)
+        print(f"the model read {share(reads['model_read'], reads['reads'])} of your moves, the lookup "
+              f"table {share(reads['ngram_read'], reads['reads'])}; final score: you {score['you']} - "
+              f"model {score['model']} - draws {score['draws']} in {rounds} rounds", file=out)
