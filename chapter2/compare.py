@@ -56,13 +56,20 @@ HEADINGS = {
     "accuracy": "accuracy %",
     "generated_right": "sequences right %",
     "held_out_accuracy": "held-out accuracy %",
+    "held_out_ngram": "n-gram on held-out %",
     "win_rate": "win rate %",
     "parameters": "parameters",
     "epochs": "epochs",
     "seconds_per_epoch": "s/epoch",
     "samples_per_second": "samples/s",
 }
-FRACTIONS = {"accuracy", "generated_right", "held_out_accuracy", "win_rate"}  # shown as %
+FRACTIONS = {
+    "accuracy",
+    "generated_right",
+    "held_out_accuracy",
+    "held_out_ngram",
+    "win_rate",
+}  # shown as %
 
 # Scripts whose losses are the same quantity share a panel of the figure.
 SAME_LOSS = {"chapter_2_3": "chapter_2_2"}

@@ -116,7 +116,7 @@ def chapter_models():
         "2_2": ("steering CNN, batch 64, adam", steering("Chapter_2_2")),
         "2_3": ("steering CNN with fewer pools, batch 64, adam", steering("Chapter_2_3")),
         "2_4": ("alphabet LSTM, batch 1, adam", alphabet),
-        "2_5": ("rock-paper-scissors LSTMs, batch 8 x 50 moves, adam", rps),
+        "2_5": ("rock-paper-scissors LSTMs, batch 32 x 50 moves, adam", rps),
     }
 
 

@@ -16,41 +16,53 @@ from chapter2.run.errors import InputError
 def test_parser_accepts_crlf_blank_lines_and_trailing_whitespace():
     data = b"0120120120\r\n\r\n\n1111122222 \t\r\n   \n2101010101\n\n"
     assert games.parse_games(data, notice=None) == [
-        [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], [1] * 5 + [2] * 5, [2, 1, 0, 1, 0, 1, 0, 1, 0, 1]]
+        [0, 1, 2, 0, 1, 2, 0, 1, 2, 0],
+        [1] * 5 + [2] * 5,
+        [2, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ]
 
 
-@pytest.mark.parametrize("data, line, column, char", [
-    (b"0120120120\n01201x0120\n", 2, 6, "x"),
-    (b"0120120120\n0120 120120\n", 2, 5, " "),            # whitespace inside a game
-    (b" 0120120120\n", 1, 1, " "),                         # or before it
-    (b"0120120120\n\n\n0123012012\n", 4, 4, "3"),
-    (b"012012\r0120\n", 1, 7, "\r"),                       # a lone CR inside a line
-    ("0120120120\n01201é\n".encode(), 2, 6, "é"),
-    (b"\xef\xbb\xbf0120120120\n", 1, 1, "\ufeff"),         # a byte-order mark
-    (b"0120120120\n012\xff\n", 2, 4, "\ufffd"),            # not UTF-8 at all
-])
+@pytest.mark.parametrize(
+    "data, line, column, char",
+    [
+        (b"0120120120\n01201x0120\n", 2, 6, "x"),
+        (b"0120120120\n0120 120120\n", 2, 5, " "),  # whitespace inside a game
+        (b" 0120120120\n", 1, 1, " "),  # or before it
+        (b"0120120120\n\n\n0123012012\n", 4, 4, "3"),
+        (b"012012\r0120\n", 1, 7, "\r"),  # a lone CR inside a line
+        ("0120120120\n01201é\n".encode(), 2, 6, "é"),
+        (b"\xef\xbb\xbf0120120120\n", 1, 1, "\ufeff"),  # a byte-order mark
+        (b"0120120120\n012\xff\n", 2, 4, "\ufffd"),  # not UTF-8 at all
+    ],
+)
 def test_parser_rejects_other_characters_with_line_and_column(data, line, column, char):
     with pytest.raises(InputError) as err:
         games.parse_games(data, name="games.txt", notice=None)
     message = str(err.value)
-    assert message.startswith(f"games.txt: line {line}, column {column}: unexpected character {char!r}")
+    assert message.startswith(
+        f"games.txt: line {line}, column {column}: unexpected character {char!r}"
+    )
     assert "\n" not in message
 
 
 def test_parser_skips_short_games_with_a_notice():
     notices = []
     assert games.parse_games(b"012\n0120120120\n01\n", min_moves=10, notice=notices.append) == [
-        [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]]
+        [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+    ]
     assert len(notices) == 1 and "skipped 2 game(s) shorter than 10 moves (line 1, 3)" in notices[0]
 
 
-@pytest.mark.parametrize("content, expected", [
-    (None, "no such file"),
-    (b"", "is empty"),
-    (b"\r\n \n\n", "is empty"),
-    (b"0120\n11\n", "no game of at least 10 moves"),
-    (b"0120120120\n012a\n", "line 2, column 4"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "no such file"),
+        (b"", "is empty"),
+        (b"\r\n \n\n", "is empty"),
+        (b"0120\n11\n", "no game of at least 10 moves"),
+        (b"0120120120\n012a\n", "line 2, column 4"),
+    ],
+)
 def test_read_games_rejects_bad_files_in_one_line(tmp_path, content, expected):
     path = tmp_path / "data.txt"
     if content is not None:
@@ -73,10 +85,13 @@ def test_check_appendable_accepts_games_and_new_files_and_refuses_the_rest(tmp_p
     assert not (tmp_path / "new.txt").exists() and sorted(os.listdir(tmp_path)) == ["data.txt"]
     (tmp_path / "other.txt").write_bytes(b"name,score\n")
     (tmp_path / "plain").write_bytes(b"")
-    for path, words in ((tmp_path / "other.txt", "unexpected character"), (tmp_path, "is a folder"),
-                        (tmp_path / "no" / "data.txt", "its folder does not exist"),
-                        (tmp_path / "plain" / "data.txt", "its folder does not exist"),
-                        ("/sys/kernel/data.txt", "cannot be written")):
+    for path, words in (
+        (tmp_path / "other.txt", "unexpected character"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "no" / "data.txt", "its folder does not exist"),
+        (tmp_path / "plain" / "data.txt", "its folder does not exist"),
+        ("/sys/kernel/data.txt", "cannot be written"),
+    ):
         with pytest.raises(InputError, match=words) as err:
             games.check_appendable(path)
         assert str(err.value).startswith(f"--data-file {path}")
@@ -85,7 +100,7 @@ def test_check_appendable_accepts_games_and_new_files_and_refuses_the_rest(tmp_p
 
 def test_append_game_keeps_existing_bytes(tmp_path):
     path = tmp_path / "data.txt"
-    original = b"0120120120\r\n\n1111111111  "          # no newline at the end
+    original = b"0120120120\r\n\n1111111111  "  # no newline at the end
     path.write_bytes(original)
     games.append_game(path, [2] * 10)
     assert path.read_bytes() == original + b"\n2222222222\n"
@@ -99,7 +114,7 @@ def test_a_game_is_saved_as_one_complete_line_or_not_at_all(tmp_path, monkeypatc
     real_write = os.write
 
     def half_write(fd, data):  # a disk that fills up half way through the line
-        return real_write(fd, data[:len(data) // 2])
+        return real_write(fd, data[: len(data) // 2])
 
     monkeypatch.setattr(os, "write", half_write)
     with pytest.raises(OSError):
@@ -119,7 +134,10 @@ def test_windows_and_batches_cover_every_real_step_once():
     assert xr.shape == (4, 59, 1) and np.all(xr[w == 0] == -1) and np.all(xr[w == 1] >= 0)
     batches = games.GameBatches(played, batch_size=2, seed=0)
     assert len(batches) == 2
-    assert sorted(xb.shape[1] for xb, _ in batches.batches) == [11, 59]   # each padded to its own longest
+    assert sorted(xb.shape[1] for xb, _ in batches.batches) == [
+        11,
+        59,
+    ]  # each padded to its own longest
     assert sum(yb.sum() for _, yb in batches.batches) == w.sum()
 
 
@@ -134,8 +152,14 @@ def test_split_holds_out_some_games_never_all():
 @pytest.mark.parametrize("one_hot", [True, False])
 def test_padding_does_not_change_the_loss_or_the_training(one_hot):
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((None, 3 if one_hot else 1)), layers.Masking(games.pad_value(one_hot)),
-                              layers.LSTM(6, return_sequences=True), layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3 if one_hot else 1)),
+            layers.Masking(games.pad_value(one_hot)),
+            layers.LSTM(6, return_sequences=True),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.5), "categorical_crossentropy", metrics=["accuracy"])
     played = [[0, 1, 2] * 5, [1, 1, 2, 2, 0, 0] * 3, [2] * 12]
     start = model.get_weights()
@@ -165,18 +189,18 @@ def test_long_games_are_cut_into_pieces_that_predict_every_move_once():
     pieces = games.cut(game, 60)
     assert [len(p) for p in pieces] == [60, 60, 60, 60, 14]
     for a, b in zip(pieces, pieces[1:]):
-        assert a[-1] == b[0]                        # the next piece's first input
+        assert a[-1] == b[0]  # the next piece's first input
     assert sum(len(p) - 1 for p in pieces) == len(game) - 1
-    assert [m for p in pieces for m in p[1:]] == game[1:]   # every predicted move, once, in order
+    assert [m for p in pieces for m in p[1:]] == game[1:]  # every predicted move, once, in order
     assert games.cut(game[:60], 60) == [game[:60]]
-    assert [len(p) for p in games.cut(game[:65], 60)] == [65]   # a short tail joins the piece before
+    assert [len(p) for p in games.cut(game[:65], 60)] == [65]  # a short tail joins the piece before
     batches = games.GameBatches([game, game[:30]], batch_size=2, seed=0, window=60)
     assert sum(yb.sum() for _, yb in batches.batches) == len(game) - 1 + 29
     assert max(xb.shape[1] for xb, _ in batches.batches) == 59
 
 
 def test_the_first_two_batches_differ_in_length_so_keras_keeps_the_length_free():
-    played = [[0, 1, 2] * 20] * 40 + [[1, 2] * 10] * 4   # mostly one length
+    played = [[0, 1, 2] * 20] * 40 + [[1, 2] * 10] * 4  # mostly one length
     for seed in range(10):
         batches = games.GameBatches(played, batch_size=4, seed=seed)
         for _ in range(3):
@@ -188,7 +212,9 @@ def test_the_first_two_batches_differ_in_length_so_keras_keeps_the_length_free()
 def test_turned_batches_rename_every_move_by_the_same_turn(one_hot):
     played = [[0, 1, 2, 2, 1] * 3, [2, 2, 0, 1] * 4]
     plain = games.GameBatches(played, batch_size=2, one_hot=one_hot, shuffle=False)
-    turned = games.GameBatches(played, batch_size=2, one_hot=one_hot, shuffle=False, seed=1, rotate=True)
+    turned = games.GameBatches(
+        played, batch_size=2, one_hot=one_hot, shuffle=False, seed=1, rotate=True
+    )
     x, y = plain[0]
     turns = set()
     for _ in range(12):
@@ -201,6 +227,6 @@ def test_turned_batches_rename_every_move_by_the_same_turn(one_hot):
         moves_t = xt.argmax(-1) if one_hot else xt[..., 0]
         assert np.all((moves_t[real] - moves[real]) % 3 == turn)
         if not one_hot:
-            assert np.all(xt[~real] == -1)                # padding stays padding
+            assert np.all(xt[~real] == -1)  # padding stays padding
         turns.add(turn)
     assert turns == {0, 1, 2}

@@ -30,10 +30,12 @@ def parse_games(data, name="data.txt", min_moves=10, notice=print):
         line = raw.rstrip(TRAILING_WHITESPACE)
         for column, byte in enumerate(line, start=1):
             if byte not in b"012":
-                char = line[column - 1:column + 3].decode("utf-8", errors="replace")[:1]
-                raise InputError(f"{name}: line {number}, column {column}: unexpected character "
-                                 f"{char!r}; expected one game per line made of 0, 1 and 2 "
-                                 "(rock, paper, scissors)")
+                char = line[column - 1 : column + 3].decode("utf-8", errors="replace")[:1]
+                raise InputError(
+                    f"{name}: line {number}, column {column}: unexpected character "
+                    f"{char!r}; expected one game per line made of 0, 1 and 2 "
+                    "(rock, paper, scissors)"
+                )
         if not line:
             continue
         if len(line) < min_moves:
@@ -42,7 +44,9 @@ def parse_games(data, name="data.txt", min_moves=10, notice=print):
         games.append([b - 48 for b in line])
     if short and notice is not None:
         lines = ", ".join(map(str, short[:10])) + (" ..." if len(short) > 10 else "")
-        notice(f"note: {name}: skipped {len(short)} game(s) shorter than {min_moves} moves (line {lines})")
+        notice(
+            f"note: {name}: skipped {len(short)} game(s) shorter than {min_moves} moves (line {lines})"
+        )
     return games
 
 
@@ -53,14 +57,20 @@ def read_games(path, min_moves=10, notice=print):
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file; expected rock-paper-scissors games, one per line "
-                         "(write one with: python -m chapter2.standins.players --out data.txt)") from None
+        raise InputError(
+            f"{path}: no such file; expected rock-paper-scissors games, one per line "
+            "(write one with: python -m chapter2.standins.players --out data.txt)"
+        ) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; expected a text file of games, one per line") from None
+        raise InputError(
+            f"{path}: is a folder; expected a text file of games, one per line"
+        ) from None
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror})") from None
     if not data.strip():
-        raise InputError(f"{path}: is empty; expected rock-paper-scissors games, one per line of 0/1/2")
+        raise InputError(
+            f"{path}: is empty; expected rock-paper-scissors games, one per line of 0/1/2"
+        )
     games = parse_games(data, str(path), min_moves, notice)
     if not games:
         raise InputError(f"{path}: no game of at least {min_moves} moves to train on")
@@ -76,7 +86,9 @@ def check_appendable(path, flag="--data-file"):
         raise InputError(f"{flag} {path}: is a folder; expected a text file of games")
     try:
         if path.exists():
-            parse_games(path.read_bytes(), f"{flag} {path}", notice=None)  # never append to what is not games
+            parse_games(
+                path.read_bytes(), f"{flag} {path}", notice=None
+            )  # never append to what is not games
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
         elif not path.parent.is_dir():
             raise InputError(f"{flag} {path}: its folder does not exist")
@@ -84,8 +96,10 @@ def check_appendable(path, flag="--data-file"):
             with tempfile.TemporaryFile(dir=path.parent):  # can a file be made there?
                 pass
     except OSError as err:
-        raise InputError(f"{flag} {path}: cannot be written ({err.strerror or err}); "
-                         "your games could not be saved") from None
+        raise InputError(
+            f"{flag} {path}: cannot be written ({err.strerror or err}); "
+            "your games could not be saved"
+        ) from None
 
 
 def append_game(path, moves):
@@ -143,7 +157,7 @@ def windows(games, one_hot=True, length=None):
     for i, g in enumerate(games):
         n = min(len(g) - 1, steps)
         x[i, :n] = encode(g[:n], one_hot)
-        y[i, np.arange(n), np.asarray(g[1:n + 1])] = 1.0
+        y[i, np.arange(n), np.asarray(g[1 : n + 1])] = 1.0
         w[i, :n] = 1.0
     return x, y, w
 
@@ -160,15 +174,26 @@ class GameBatches(keras.utils.PyDataset):
     updates per epoch for the same moves, each piece starting anywhere in
     a player's pattern."""
 
-    def __init__(self, games, batch_size, one_hot=True, shuffle=True, seed=0, window=None, rotate=False,
-                 **kwargs):
+    def __init__(
+        self,
+        games,
+        batch_size,
+        one_hot=True,
+        shuffle=True,
+        seed=0,
+        window=None,
+        rotate=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.one_hot, self.rotate = one_hot, rotate
         if window:
             games = [piece for g in games for piece in cut(g, int(window))]
         games = sorted(games, key=len)
-        self.batches = [windows(games[i:i + batch_size], one_hot)[:2]
-                        for i in range(0, len(games), batch_size)]
+        self.batches = [
+            windows(games[i : i + batch_size], one_hot)[:2]
+            for i in range(0, len(games), batch_size)
+        ]
         self.order = np.arange(len(self.batches))
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
@@ -217,7 +242,7 @@ def cut(game, window, shortest=10):
     starts = list(range(0, len(game) - 1, window - 1))
     if len(game) - starts[-1] < shortest:
         starts.pop()
-    return [game[a:b + 1] for a, b in zip(starts, starts[1:] + [len(game) - 1])]
+    return [game[a : b + 1] for a, b in zip(starts, starts[1:] + [len(game) - 1])]
 
 
 def split_games(games, held_out, seed):
@@ -226,5 +251,7 @@ def split_games(games, held_out, seed):
     held_out = max(0, min(int(held_out), len(games) - 1))
     order = np.random.default_rng(seed).permutation(len(games))
     keep = set(int(i) for i in order[:held_out])
-    return ([g for i, g in enumerate(games) if i not in keep],
-            [g for i, g in enumerate(games) if i in keep])
+    return (
+        [g for i, g in enumerate(games) if i not in keep],
+        [g for i, g in enumerate(games) if i in keep],
+    )

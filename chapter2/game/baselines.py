@@ -52,7 +52,7 @@ class NGramReader:
     def reset(self):
         """A new game: nothing seen."""
         self.moves = []
-        self.table = {}   # context -> [counts of the moves after it, the last move after it]
+        self.table = {}  # context -> [counts of the moves after it, the last move after it]
 
     def _contexts(self):
         """Keys of the contexts of the last 1, 2, ... moves (as many as there
@@ -77,7 +77,7 @@ class NGramReader:
         out = []
         for key in self._contexts():
             seen = self.table.get(key)
-            if seen is not None:   # (a context seen before: so were all its shorter ends)
+            if seen is not None:  # (a context seen before: so were all its shorter ends)
                 counts, last = seen
                 best = max(counts)
                 guess = last if counts[last] == best else counts.index(best)

@@ -13,10 +13,14 @@ def load_model(path, flag="--play"):
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{flag} {path}: no such model file (train one first, or give {flag} without a path)")
+        raise InputError(
+            f"{flag} {path}: no such model file (train one first, or give {flag} without a path)"
+        )
     try:
         model = keras.saving.load_model(str(path), compile=False)
     except Exception as err:  # any unreadable or foreign file
-        raise InputError(f"{flag} {path}: cannot load a Keras model from it ({brief(err)})") from None
+        raise InputError(
+            f"{flag} {path}: cannot load a Keras model from it ({brief(err)})"
+        ) from None
     layer_stack(model, f"{flag} {path}")
     return model

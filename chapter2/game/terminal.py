@@ -22,7 +22,7 @@ from chapter2.game.rules import MOVE_NAMES, beats, outcome
 from chapter2.game.stepper import Stepper
 
 KEYS = {"r": 0, "p": 1, "s": 2, "0": 0, "1": 1, "2": 2, "rock": 0, "paper": 1, "scissors": 2}
-QUIT = ("q", "quit", "\x03", "\x04")   # q, Ctrl-C, Ctrl-D
+QUIT = ("q", "quit", "\x03", "\x04")  # q, Ctrl-C, Ctrl-D
 
 
 def keypresses(stdin):
@@ -83,8 +83,11 @@ def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=Non
     you, them = [], []
     score = {"you": 0, "model": 0, "draws": 0}
     reads = {"model_read": 0, "ngram_read": 0, "reads": 0}
-    print("Rock, paper, scissors against the model: r = rock, p = paper, s = scissors "
-          "(or 0/1/2), q to quit." + ("" if at_terminal else " Reading moves from input."), file=out)
+    print(
+        "Rock, paper, scissors against the model: r = rock, p = paper, s = scissors "
+        "(or 0/1/2), q to quit." + ("" if at_terminal else " Reading moves from input."),
+        file=out,
+    )
 
     def rounds(keys):
         prediction = None
@@ -95,7 +98,9 @@ def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=Non
                 return
             if key not in KEYS:
                 if not at_terminal or key.strip():
-                    print(f"\rignored {ascii(key)}: type r, p or s (or 0, 1, 2), q to quit", file=out)
+                    print(
+                        f"\rignored {ascii(key)}: type r, p or s (or 0, 1, 2), q to quit", file=out
+                    )
                 continue
             move = KEYS[key]
             if prediction is None:
@@ -113,12 +118,18 @@ def play_terminal(model, data_file, min_moves=10, stdin=None, out=None, seed=Non
                 reads["reads"] += 1
                 reads["model_read"] += expected == move
                 reads["ngram_read"] += table == move
-                guess = (f"model expected {MOVE_NAMES[expected]} ({prediction[expected]:.0%}), "
-                         f"right {share(reads['model_read'], reads['reads'])} | lookup table expected "
-                         f"{MOVE_NAMES[table]}, right {share(reads['ngram_read'], reads['reads'])}")
-            print(f"\rround {len(you) + 1}: you {MOVE_NAMES[move]:<8} model {MOVE_NAMES[model_move]:<8} "
-                  f"{result:<10} score you {score['you']} - model {score['model']} - draws {score['draws']}"
-                  f"\n  {guess}", file=out, flush=True)
+                guess = (
+                    f"model expected {MOVE_NAMES[expected]} ({prediction[expected]:.0%}), "
+                    f"right {share(reads['model_read'], reads['reads'])} | lookup table expected "
+                    f"{MOVE_NAMES[table]}, right {share(reads['ngram_read'], reads['reads'])}"
+                )
+            print(
+                f"\rround {len(you) + 1}: you {MOVE_NAMES[move]:<8} model {MOVE_NAMES[model_move]:<8} "
+                f"{result:<10} score you {score['you']} - model {score['model']} - draws {score['draws']}"
+                f"\n  {guess}",
+                file=out,
+                flush=True,
+            )
             you.append(move)
             them.append(model_move)
             reader.update(move)
@@ -151,13 +162,22 @@ def save(you, score, data_file, min_moves, out, reads):
         try:
             append_game(data_file, you)
         except OSError as err:
-            print(f"could not save your game to {data_file} ({err.strerror or err}); your moves were "
-                  + "".join(map(str, you)), file=out)
+            print(
+                f"could not save your game to {data_file} ({err.strerror or err}); your moves were "
+                + "".join(map(str, you)),
+                file=out,
+            )
         else:
             print(f"saved your {rounds} moves as a new game at the end of {data_file}", file=out)
     elif rounds:
-        print(f"not saved: games shorter than {min_moves} moves are not added to {data_file}", file=out)
+        print(
+            f"not saved: games shorter than {min_moves} moves are not added to {data_file}",
+            file=out,
+        )
     if rounds:
-        print(f"the model read {share(reads['model_read'], reads['reads'])} of your moves, the lookup "
-              f"table {share(reads['ngram_read'], reads['reads'])}; final score: you {score['you']} - "
-              f"model {score['model']} - draws {score['draws']} in {rounds} rounds", file=out)
+        print(
+            f"the model read {share(reads['model_read'], reads['reads'])} of your moves, the lookup "
+            f"table {share(reads['ngram_read'], reads['reads'])}; final score: you {score['you']} - "
+            f"model {score['model']} - draws {score['draws']} in {rounds} rounds",
+            file=out,
+        )

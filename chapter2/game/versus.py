@@ -20,8 +20,8 @@ def play_against(model, make_player, moves, games=1, ngram_k=3):
     opponents = [make_player() for _ in range(games)]
     readers = [NGramReader(ngram_k) for _ in range(games)]
     stepper.reset(games)
-    theirs = [[] for _ in range(games)]   # the simulated players' moves
-    mine = [[] for _ in range(games)]     # the model's moves
+    theirs = [[] for _ in range(games)]  # the simulated players' moves
+    mine = [[] for _ in range(games)]  # the model's moves
     counts = {"win": 0, "draw": 0, "loss": 0, "model_read": 0, "ngram_read": 0, "reads": 0}
     rng = np.random.default_rng(0)
     prediction = None
@@ -58,9 +58,16 @@ def against_habits(model, games, moves, noise, seed, ngram_k=3):
     results = {}
     for n, kind in enumerate(players.KINDS):
         rng = np.random.default_rng([seed, 1000 + n])
-        counts = play_against(model, lambda kind=kind, rng=rng: players.make_player(kind, rng, noise, moves),
-                              moves, games, ngram_k)
+        counts = play_against(
+            model,
+            lambda kind=kind, rng=rng: players.make_player(kind, rng, noise, moves),
+            moves,
+            games,
+            ngram_k,
+        )
         rounds = counts["win"] + counts["draw"] + counts["loss"]
         results[kind] = {k: round(counts[k] / rounds, 4) for k in ("win", "draw", "loss")}
-        results[kind].update({k: round(counts[k] / counts["reads"], 4) for k in ("model_read", "ngram_read")})
+        results[kind].update(
+            {k: round(counts[k] / counts["reads"], 4) for k in ("model_read", "ngram_read")}
+        )
     return results

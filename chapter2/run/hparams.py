@@ -75,6 +75,7 @@ FIGURES = {
     "accuracy": False,  # Chapter_2_4: next letter right, fraction of the pairs
     "generated_right": False,  # Chapter_2_4: generated sequences entirely right (exercise 9)
     "held_out_accuracy": False,  # Chapter_2_5: next move right on the held-out games
+    "held_out_ngram": False,  # Chapter_2_5: the online n-gram table (best k) on the same moves
     "win_rate": False,  # Chapter_2_5: wins against the simulated players, mean
     "parameters": True,
     "epochs": True,
@@ -96,6 +97,7 @@ BOARD_FIGURES = (
     "accuracy",
     "generated_right",
     "held_out_accuracy",
+    "held_out_ngram",
     "win_rate",
     "parameters",
     "seconds_per_epoch",
@@ -134,6 +136,7 @@ def headline(record):
     held_out = metrics.get("held_out")
     if isinstance(held_out, dict):
         put("held_out_accuracy", held_out.get("model"))
+        put("held_out_ngram", held_out.get("ngram"))
     versus = metrics.get("versus_simulated_players")
     if isinstance(versus, dict):
         wins = [_number(v.get("win")) for v in versus.values() if isinstance(v, dict)]

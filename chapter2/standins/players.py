@@ -46,12 +46,23 @@ from chapter2.game.rules import beats, outcome
 from chapter2.run.errors import InputError
 from chapter2.run.files import atomic_path
 
-HABITS = ("repeat", "cycle_up", "cycle_down", "alternate", "double", "sequence", "runs", "biased",
-          "win_stay_lose_shift", "beat_last", "copy")
-KINDS = HABITS + ("switching", "back_and_forth", "random")   # kinds of player to test on
-IN_DATA = HABITS + ("switching",)                            # the kinds data.txt holds
-GAMES = 2000          # data.txt's games (see generate_games for why so many)
-MOVES = 150000        # data.txt's moves, about
+HABITS = (
+    "repeat",
+    "cycle_up",
+    "cycle_down",
+    "alternate",
+    "double",
+    "sequence",
+    "runs",
+    "biased",
+    "win_stay_lose_shift",
+    "beat_last",
+    "copy",
+)
+KINDS = HABITS + ("switching", "back_and_forth", "random")  # kinds of player to test on
+IN_DATA = HABITS + ("switching",)  # the kinds data.txt holds
+GAMES = 2000  # data.txt's games (see generate_games for why so many)
+MOVES = 150000  # data.txt's moves, about
 # In data.txt, a player's habit is drawn with these weights (others: 1): a
 # sequence of up to 8 moves of its own is the hardest habit to learn to
 # read (thousands of possible sequences), a bias the next hardest.
@@ -66,14 +77,14 @@ class Habit:
             raise ValueError(f"unknown habit {name!r}")
         self.name = name
         self.rng = rng
-        self.start = int(rng.integers(3))                    # the first move
-        pair = rng.choice(3, size=2, replace=False)          # for `alternate`
+        self.start = int(rng.integers(3))  # the first move
+        pair = rng.choice(3, size=2, replace=False)  # for `alternate`
         self.pair = (int(pair[0]), int(pair[1]))
         self.sequence = [int(m) for m in rng.integers(3, size=int(rng.integers(3, 9)))]
-        while len(set(self.sequence)) < 2:                   # never a plain repeat
+        while len(set(self.sequence)) < 2:  # never a plain repeat
             self.sequence = [int(m) for m in rng.integers(3, size=len(self.sequence))]
-        self.run = int(rng.integers(2, 4))                   # for `runs`
-        self.t = 0                                           # moves made with this habit
+        self.run = int(rng.integers(2, 4))  # for `runs`
+        self.t = 0  # moves made with this habit
 
     def move(self, mine, theirs):
         name, rng = self.name, self.rng
@@ -106,7 +117,7 @@ class Habit:
                 return b
             if last == b:
                 return a
-            return a                                         # after a noisy move, back to the pair
+            return a  # after a noisy move, back to the pair
         if not theirs:
             return last
         if name == "beat_last":
@@ -126,7 +137,7 @@ class Player:
         self.rng = rng
         self.habits = [Habit(h, rng) for h in habits]
         self.noise = float(noise)
-        self.switch_every = list(switch_every or [])       # segment lengths
+        self.switch_every = list(switch_every or [])  # segment lengths
         self.again = bool(again)
         self.name = "+".join(habits)
 
@@ -143,7 +154,7 @@ class Player:
     def move(self, mine, theirs):
         habit = self._habit(len(mine))
         if self.noise and self.rng.random() < self.noise:
-            habit.t += 1                                     # a slip: the habit's place moves on
+            habit.t += 1  # a slip: the habit's place moves on
             return int(self.rng.integers(3))
         return habit.move(mine, theirs)
 
@@ -168,10 +179,12 @@ def random_opponent(rng):
 def bot_opponent(rng, focus=0.7):
     """An opponent who, `focus` of the time, plays what beats the player's
     last move (it expects a repeat), and otherwise plays at random."""
+
     def play(player_moves, own_moves):
         if player_moves and rng.random() < focus:
             return beats(player_moves[-1])
         return int(rng.integers(3))
+
     return play
 
 
@@ -193,10 +206,18 @@ def make_player(kind, rng, noise, moves):
         habits = [str(h) for h in rng.choice(HABITS, size=k, replace=False)]
         places = np.arange(5, max(moves - 4, 6))
         cuts = np.sort(rng.choice(places, size=min(k - 1, len(places)), replace=False))
-        return Player(habits, rng, noise, switch_every=[int(n) for n in np.diff(np.concatenate([[0], cuts]))])
+        return Player(
+            habits, rng, noise, switch_every=[int(n) for n in np.diff(np.concatenate([[0], cuts]))]
+        )
     if kind == "back_and_forth":
         habits = [str(h) for h in rng.choice(HABITS, size=2, replace=False)]
-        return Player(habits, rng, noise, switch_every=[int(n) for n in rng.integers(8, 21, size=2)], again=True)
+        return Player(
+            habits,
+            rng,
+            noise,
+            switch_every=[int(n) for n in rng.integers(8, 21, size=2)],
+            again=True,
+        )
     if kind not in HABITS:
         raise ValueError(f"unknown kind of player {kind!r}")
     return Player([kind], rng, noise)
@@ -208,7 +229,11 @@ def random_player(rng, moves, noise_range=(0.0, 0.2), switch_chance=0.3):
     examples to learn are drawn more often (HABIT_WEIGHTS)."""
     noise = rng.uniform(*noise_range)
     weights = np.array([HABIT_WEIGHTS.get(h, 1) for h in HABITS], dtype=float)
-    kind = "switching" if rng.random() < switch_chance else str(rng.choice(HABITS, p=weights / weights.sum()))
+    kind = (
+        "switching"
+        if rng.random() < switch_chance
+        else str(rng.choice(HABITS, p=weights / weights.sum()))
+    )
     return make_player(kind, rng, noise, moves)
 
 
@@ -247,8 +272,10 @@ def fresh_games(kind, seed, games, moves, noise=0.1):
     (one of KINDS) against data.txt's kind of opponent; deterministic per
     seed, and other seeds than data.txt's make players it never held."""
     rng = np.random.default_rng([seed, 2000 + KINDS.index(kind)])
-    return [play_game(make_player(kind, rng, noise, moves), any_opponent(rng), moves)[0]
-            for _ in range(games)]
+    return [
+        play_game(make_player(kind, rng, noise, moves), any_opponent(rng), moves)[0]
+        for _ in range(games)
+    ]
 
 
 def format_games(games):
@@ -259,12 +286,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m chapter2.standins.players",
         description="Write rock-paper-scissors games of simulated players, one game per line "
-                    "(0 = rock, 1 = paper, 2 = scissors).")
+        "(0 = rock, 1 = paper, 2 = scissors).",
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
-    parser.add_argument("--games", type=int, default=GAMES, help=f"number of games (default: {GAMES})")
-    parser.add_argument("--moves", type=int, default=MOVES,
-                        help=f"about this many moves in all (default: {MOVES})")
-    parser.add_argument("--out", default=None, help="write this file (atomically) instead of stdout")
+    parser.add_argument(
+        "--games", type=int, default=GAMES, help=f"number of games (default: {GAMES})"
+    )
+    parser.add_argument(
+        "--moves", type=int, default=MOVES, help=f"about this many moves in all (default: {MOVES})"
+    )
+    parser.add_argument(
+        "--out", default=None, help="write this file (atomically) instead of stdout"
+    )
     args = parser.parse_args(argv)
     if args.games < 1 or args.moves < 10 * args.games:
         print("error: --games must be at least 1 and --moves at least 10 per game", file=sys.stderr)
