@@ -133,9 +133,7 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
     )
     assert len(reads) == len(keys) - 1
     table, right = baselines.NGramReader(ch.NGRAM_K), 0
-    for n, (model_guess, _, m_total, table_guess, t_right, t_total) in enumerate(
-        reads, start=1
-    ):
+    for n, (model_guess, _, m_total, table_guess, t_right, t_total) in enumerate(reads, start=1):
         table.update(MOVES[rounds[n - 1][1]])
         assert MOVES[table_guess] == table.predict()  # the same table, in the game
         assert (
