@@ -310,3 +310,14 @@ def test_a_full_disk_is_one_line_and_the_rerun_with_space_resumes(small_disk):
     assert again.returncode == 0, again.stderr[-2000:]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert [row["epoch"] for row in record["history"]] == list(range(1, 11))
+
+
+@pytest.mark.parametrize("flag", ["--run-dir", "--drive"])
+def test_a_name_too_long_is_one_line_and_status_2(tmp_path, flag):
+    path = tmp_path / ("x" * 300)
+    script = "Chapter_2_4.py" if flag == "--run-dir" else "Chapter_2_2.py"
+    proc = run_script(script, "--quick", flag, path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {path}" + ("/metrics.json" if flag == "--run-dir" else "") + ": File name too long"
+    ]

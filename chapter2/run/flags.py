@@ -554,6 +554,6 @@ def _environment_failure(err):
         return DISK_FULL
     if code in (errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EDQUOT):
         name = getattr(err, "filename", None) or "a file"
-        print(f"error: cannot write {name}: {os.strerror(code)}", file=sys.stderr)
+        print(f"error: {name}: {os.strerror(code)}", file=sys.stderr)
         return 2
     return None
