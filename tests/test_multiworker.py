@@ -107,3 +107,59 @@ def test_two_workers_killed_mid_run_resume_together(tmp_path):
         for log in logs
     ]
     assert last[0].split("loss:")[1].split()[0] == last[1].split("loss:")[1].split()[0]
+
+
+def test_a_worker_killed_at_a_random_moment_then_both_rerun_finish_whole(tmp_path):
+    """SIGKILL of the chief or the other worker at a random moment of its life
+    (start-up, waiting, training, saving, the outputs): the survivor ends
+    without a traceback, and the same two commands, run again, finish a run
+    whose every epoch is logged once."""
+    import random
+
+    rng = random.Random(20261202)
+    victim, delay = rng.randrange(2), rng.uniform(1.0, 12.0)  # a quick run of both lives ~15-20 s
+    ports = free_ports(2)
+    args = [
+        *QUICK["Chapter_2_1.py"],
+        "--epochs",
+        3,
+        "--distribute",
+        "multiworker",
+        "--worker-timeout",
+        30,
+        "--run-dir",
+        tmp_path / "run",
+    ]
+
+    def start(index, log):
+        env = dict(script_env(), TF_CONFIG=tf_config(ports, index))
+        cmd = [
+            sys.executable,
+            str(ROOT / "Chapter_2_1.py"),
+            "--quick",
+            "--offline",
+            *map(str, args),
+        ]
+        return subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+
+    logs = [tmp_path / "w0.txt", tmp_path / "w1.txt"]
+    procs = [start(0, logs[0]), start(1, logs[1])]
+    time.sleep(delay)
+    assert procs[victim].poll() is None  # the kill lands while the worker runs
+    procs[victim].send_signal(signal.SIGKILL)
+    procs[victim].wait()
+    survivor = procs[1 - victim].wait(timeout=240)
+    said = logs[1 - victim].read_text()
+    assert survivor in (0, 2, 3) and "Traceback" not in said, said[-3000:]
+
+    if not (
+        tmp_path / "run" / "metrics.json"
+    ).exists():  # killed before the chief finished: rerun both
+        logs = [tmp_path / "again0.txt", tmp_path / "again1.txt"]
+        procs = [start(0, logs[0]), start(1, logs[1])]
+        for proc, log in zip(procs, logs):
+            assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+            assert "Traceback" not in log.read_text()
+    assert fault_injection.check_run(tmp_path / "run", 3) == []
