@@ -34,7 +34,7 @@ How the dashboard is made to read at a glance:
   as ``500.00``), so settings are logged as the text a flag takes (``500``,
   ``0.2``, ``16,8,8``); booleans stay booleans. Figures are numbers (their
   columns sort and plot as such) and keep TensorBoard's five digits.
-- The figures are the session's only scalars: the whole-run entry is not a
+- The figures are the only scalars of the run's HParams entry: the whole-run entry is not a
   parent of ``train`` and ``validation``, whose per-epoch series would
   otherwise all become metric columns.
 
