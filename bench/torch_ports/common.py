@@ -5,34 +5,13 @@ PyTorch is an optional benchmark requirement (requirements-bench.txt); without
 it a port ends in one `error: ...` line, exit status 2.
 """
 
-import argparse
 import json
-import statistics
 import sys
 import time
+from pathlib import Path
 
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one `error: ...` line and exit status 2."""
-
-    def error(self, message):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
-def at_least(minimum):
-    """An argparse type: an integer >= minimum."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
-        return value
-
-    return parse
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "listings"))
+from timing import Parser, at_least, summary  # noqa: F401  (the ports' command line and figures)
 
 
 def import_torch():
@@ -82,18 +61,6 @@ def train(torch, model, optimizer, loss_fn, x, y, batch_size, epochs, prepare=No
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
     return seconds, cpu_seconds
-
-
-def summary(values):
-    """Median, min, max and count (None when empty)."""
-    if not values:
-        return {"median": None, "n": 0}
-    return {
-        "median": round(statistics.median(values), 2),
-        "min": round(min(values), 2),
-        "max": round(max(values), 2),
-        "n": len(values),
-    }
 
 
 def report(torch, bench, train_samples, times, **extra):
