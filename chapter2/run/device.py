@@ -6,18 +6,17 @@
 On x86 CPUs without AVX-512 (AMD Zen, older Intel), TensorFlow 2.21 leaves
 its oneDNN kernels off unless asked, and computes convolutions with its
 generic (Eigen) ones. Their backward passes (Conv2DBackpropFilter,
-Conv2DBackpropInput) are the slow part of training these small networks:
-on a 2-core AMD EPYC (Zen 3) oneDNN trains Chapter_2_1's autoencoder about
-2.5x and Chapter_2_2's steering CNN about 3.5x faster per CPU-second (see
-docs/benchmarks.md). prepare() switches oneDNN on with the standard
+Conv2DBackpropInput) are the slow part of training these small networks,
+and oneDNN's are several times faster per CPU-second on such CPUs
+(docs/benchmarks.md has the figures and the commands). prepare() switches oneDNN on with the standard
 variable TF_ENABLE_ONEDNN_OPTS=1, unless the variable is already set (an
 explicit choice wins: TF_ENABLE_ONEDNN_OPTS=0 brings back the Eigen
 kernels). The maths is the same float32 arithmetic, summed in another order.
 
 Thread pools are left as TensorFlow sizes them (intra-op and inter-op: one
-thread per core): on 2 cores, inter-op 1 / intra-op 2 and intra-op 1 gave
-differences within the run-to-run noise (bench/bench_steering.py's
-pipeline-t1 variant measures it), so the kit sets nothing there.
+thread per core): other sizes made no difference beyond the run-to-run noise
+(bench/bench_steering.py's pipeline-t1 variant measures it), so the kit
+sets nothing there.
 
 Importing this module imports nothing heavy and changes nothing.
 """

@@ -677,10 +677,10 @@ def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
     or a dataset of batches, which only gets the options.
 
     Keras' own pipeline for arrays lets tf.data tune its parallelism while
-    training runs. On 2 cores that tuning made about every other epoch of
-    Chapter_2_1 take 5.1 s instead of 3.3 s for the same work; this pipeline
-    (a shuffled index per sample, one gather per batch, two batches prefetched)
-    keeps every epoch at the faster time (docs/benchmarks.md). The order
+    training runs, which on a small CPU made some epochs of Chapter_2_1 much
+    slower for the same work; this pipeline (a shuffled index per sample, one
+    gather per batch, two batches prefetched) keeps every epoch at the faster
+    time (docs/benchmarks.md has the figures and the command). The order
     comes from `seed`: every worker of a multi-worker run draws the same
     global batches and takes its own share of each."""
     import tensorflow as tf

@@ -11,8 +11,9 @@ point is deleted only after the new one exists.
 The checkpoint is ``tf.train.Checkpoint(model=..., optimizer=...)``, which
 Keras 3 models and optimizers support on the TensorFlow backend. It writes
 each variable's buffer as it is; ``model.save_weights`` first copies every
-array into numpy, which for Chapter_2_3's 406 MB of weights and adam state
-makes a save take 2.8 s instead of 0.8 s on 2 cores (bench/bench_resume_save.py).
+array into numpy first, which for Chapter_2_3's 406 MB of weights and adam
+state makes a save several times slower (bench/bench_resume_save.py measures
+both; docs/reliability.md).
 A restore must match every variable of the model and the optimizer, or the
 point counts as damaged.
 """
