@@ -21,6 +21,14 @@ WORKER_SCRIPTS = ["Chapter_2_1.py"] + (
 )
 
 
+def start_worker(ports, index, args, cwd, log):
+    """`python Chapter_2_1.py --quick --offline args...` as worker `index` of the
+    workers on `ports`, its console into the file `log`."""
+    env = dict(script_env(), TF_CONFIG=tf_config(ports, index))
+    cmd = [sys.executable, str(ROOT / "Chapter_2_1.py"), "--quick", "--offline", *map(str, args)]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
 @pytest.mark.parametrize("script", WORKER_SCRIPTS)
 def test_two_local_workers_train_together_and_only_the_chief_writes(script, tmp_path):
     ports = free_ports(2)
@@ -65,17 +73,7 @@ def test_two_workers_killed_mid_run_resume_together(tmp_path):
     ]
 
     def start(index, log):
-        env = dict(script_env(), TF_CONFIG=tf_config(ports, index))
-        cmd = [
-            sys.executable,
-            str(ROOT / "Chapter_2_1.py"),
-            "--quick",
-            "--offline",
-            *map(str, args),
-        ]
-        return subprocess.Popen(
-            cmd, cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
+        return start_worker(ports, index, args, tmp_path, log)
 
     chief_log = tmp_path / "chief.txt"
     procs = [start(0, chief_log), start(1, tmp_path / "worker.txt")]
@@ -132,17 +130,7 @@ def test_a_worker_killed_at_a_random_moment_then_both_rerun_finish_whole(tmp_pat
     ]
 
     def start(index, log):
-        env = dict(script_env(), TF_CONFIG=tf_config(ports, index))
-        cmd = [
-            sys.executable,
-            str(ROOT / "Chapter_2_1.py"),
-            "--quick",
-            "--offline",
-            *map(str, args),
-        ]
-        return subprocess.Popen(
-            cmd, cwd=tmp_path, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
+        return start_worker(ports, index, args, tmp_path, log)
 
     logs = [tmp_path / "w0.txt", tmp_path / "w1.txt"]
     procs = [start(0, logs[0]), start(1, logs[1])]

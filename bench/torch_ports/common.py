@@ -14,6 +14,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "listings"))
 from timing import Parser, at_least, summary  # noqa: F401  (the ports' command line and figures)
 
 
+def add_threads_flag(parser):
+    """--threads: PyTorch's intra-op threads."""
+    parser.add_argument(
+        "--threads",
+        type=at_least(1),
+        default=None,
+        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
+    )
+
+
+def torch_for(args):
+    """torch (see import_torch), with --threads applied."""
+    torch = import_torch()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return torch
+
+
 def import_torch():
     """torch, or one error line (exit status 2) when it is not installed."""
     try:

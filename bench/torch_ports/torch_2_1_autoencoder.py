@@ -59,16 +59,9 @@ def main(argv=None):
         default=50,
         help="epochs (at least 2: the first is not timed)",
     )
-    parser.add_argument(
-        "--threads",
-        type=common.at_least(1),
-        default=None,
-        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
-    )
+    common.add_threads_flag(parser)
     args = parser.parse_args(argv)
-    torch = common.import_torch()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch = common.torch_for(args)
 
     torch.manual_seed(0)
     x = torch.randint(0, 256, (args.samples, 1, 28, 28), dtype=torch.uint8).float() / 255.0

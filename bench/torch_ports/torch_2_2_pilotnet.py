@@ -80,16 +80,9 @@ def main(argv=None):
         help="which stages pool: 111 (Chapter_2_2) or 100 (Chapter_2_3)",
     )
     parser.add_argument("--dropout", type=dropout_rate, default=0.2)
-    parser.add_argument(
-        "--threads",
-        type=common.at_least(1),
-        default=None,
-        help="PyTorch's intra-op threads (default: PyTorch's own choice)",
-    )
+    common.add_threads_flag(parser)
     args = parser.parse_args(argv)
-    torch = common.import_torch()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch = common.torch_for(args)
 
     torch.manual_seed(0)
     x = torch.randint(0, 256, (args.samples, 3, 120, 160), dtype=torch.uint8)

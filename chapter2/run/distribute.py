@@ -464,7 +464,8 @@ def worker_run_dir(environ=None):
     return path
 
 
-def _multiworker(strategy):
+def is_multiworker(strategy):
+    """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() below trains instead."""
     import tensorflow as tf
 
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -491,7 +492,7 @@ def fit(
     global batch size; validation_data a tuple (x_val, y_val) or such a dataset.
     Returns the History callback, as model.fit does.
     """
-    if not _multiworker(strategy):
+    if not is_multiworker(strategy):
         replicas = strategy.num_replicas_in_sync
         train = _as_dataset(x, y, batch_size, shuffle, seed, replicas)
         if validation_data is not None:
@@ -524,7 +525,7 @@ def fit(
 def evaluate(strategy, model, x, y=None, *, batch_size=None):
     """model.evaluate(x, y, batch_size=..., verbose=0): the compiled loss, or the first
     of its results (a scalar); under multiworker through the loop above."""
-    if not _multiworker(strategy):
+    if not is_multiworker(strategy):
         with strategy.scope():
             result = model.evaluate(
                 _as_dataset(x, y, batch_size, False, 0, strategy.num_replicas_in_sync), verbose=0
@@ -810,14 +811,9 @@ class _Loop:
         return model.history
 
 
-def is_multiworker(strategy):
-    """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() above trains instead."""
-    return _multiworker(strategy)
-
-
 def workers(strategy):
     """How many worker processes train together under `strategy` (1 unless multi-worker)."""
-    if not _multiworker(strategy):
+    if not is_multiworker(strategy):
         return 1
     cluster = tf_config().get("cluster", {})
     return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))

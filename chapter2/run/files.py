@@ -16,6 +16,16 @@ HISTORY_FILE = "history.csv"  # one row per epoch (Keras' CSVLogger)
 IDENTITY_FILE = "run.json"  # what the run is: written first, it makes the folder a run folder
 
 
+def refuse_finished(run_dir):
+    """Refuse, in one line, a --run-dir that holds a finished run: it is never overwritten."""
+    from chapter2.run.errors import InputError
+
+    if (Path(run_dir) / METRICS_FILE).exists():
+        raise InputError(
+            f"--run-dir {run_dir}: already holds a finished run ({METRICS_FILE}); choose a new folder"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     """Yield a temporary path beside `path`; move it onto `path` on success.

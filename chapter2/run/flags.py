@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 
 from chapter2 import chapter
-from chapter2.run import distribute
+from chapter2.run import distribute, files
 from chapter2.run.errors import InputError, TrainingDiverged
 
 SCALARS = (bool, int, float, str)
@@ -443,11 +443,8 @@ def parse(
         raise InputError(
             f"--name expects up to 40 letters, digits, '.', '_' or '-', got {args.name!r}"
         )
-    if args.run_dir is not None and (args.run_dir / "metrics.json").exists():
-        raise InputError(
-            f"--run-dir {args.run_dir}: already holds a finished run (metrics.json); "
-            "choose a new folder"
-        )
+    if args.run_dir is not None:
+        files.refuse_finished(args.run_dir)  # before any data is loaded
     options = {k: v for k, v in vars(args).items() if k not in constants}
     # Changes are measured against the values the script ships with, so an
     # edited constant counts like a flag; a smoke or lab run's own values are no change.

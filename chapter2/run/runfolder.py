@@ -46,6 +46,7 @@ from chapter2.run.files import (
     csv_rows,
     read_history,
     read_json,
+    refuse_finished,
     write_json,
 )
 from chapter2.run.flags import flag_text
@@ -358,10 +359,7 @@ def _check_identity(path, script, cfg, data):
     }
     if path.exists() and not path.is_dir():
         raise InputError(f"--run-dir {path}: exists and is not a folder")
-    if (path / METRICS_FILE).exists():
-        raise InputError(
-            f"--run-dir {path}: already holds a finished run ({METRICS_FILE}); choose a new folder"
-        )
+    refuse_finished(path)
     if not (path / IDENTITY_FILE).exists():
         others = (
             sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
