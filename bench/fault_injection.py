@@ -61,12 +61,13 @@ def after(seconds):
     return due
 
 
-def when_exists(path, text):
-    """A kill moment: as soon as `path` exists (e.g. a resume point, a figure)."""
-    path = Path(path)
+def when_exists(*paths, text):
+    """A kill moment: as soon as one of `paths` exists (e.g. a resume point,
+    a figure; a name may hold a `*`)."""
+    paths = [Path(path) for path in paths]
 
     def due():
-        return any(path.parent.glob(path.name)) if "*" in path.name else path.exists()
+        return any(any(path.parent.glob(path.name)) for path in paths)
 
     due.text = text
     return due
@@ -107,12 +108,19 @@ def moments(run_dir, epochs, kills, max_delay, seed):
     outputs), then random delays in (0.5, max_delay) s: start-up, loading,
     mid-epoch, anywhere."""
     fixed = [
-        when_exists(run_dir / "resume" / "epoch-*_temp", "while a resume point is being written"),
-        when_exists(run_dir / "resume" / "epoch-000001.json", "right after epoch 1 was saved"),
+        # TensorFlow's `_temp` folder can live for less than one poll; the
+        # checkpoint it becomes is then the first moment seen, still before
+        # the point's record is written.
         when_exists(
-            run_dir / f"resume/epoch-{epochs:06d}.json", "after training, before the outputs"
+            run_dir / "resume" / "epoch-*_temp",
+            run_dir / "resume" / "epoch-*.ckpt.index",
+            text="while a resume point is being written",
         ),
-        when_exists(run_dir / "model.keras", "while writing the outputs"),
+        when_exists(run_dir / "resume" / "epoch-000001.json", text="right after epoch 1 was saved"),
+        when_exists(
+            run_dir / f"resume/epoch-{epochs:06d}.json", text="after training, before the outputs"
+        ),
+        when_exists(run_dir / "model.keras", text="while writing the outputs"),
     ]
     rng = random.Random(seed)
     chosen = fixed[:kills]
@@ -143,7 +151,9 @@ def kill_and_resume(script, args, run_dir, epochs, kills, max_delay, seed=0, log
         if status not in ("killed", 0):
             result["problems"].append(f"attempt {n + 1} exited {status}: {err.strip()[-300:]}")
         log(f"attempt {n + 1}: {'killed ' + when.text if status == 'killed' else f'exit {status}'}")
-        if status == 0 and when is None:
+        if status == 0:
+            if when is not None:
+                result["problems"].append(f"attempt {n + 1} finished before {when.text}")
             break
     if (run_dir / "metrics.json").exists():
         result["problems"] += check_run(run_dir, epochs)
