@@ -135,7 +135,7 @@ def test_quick_run_writes_every_output_and_says_it_is_a_smoke_run(tmp_path):
     np.testing.assert_allclose(
         model.predict(ch.encode([[0], [1]]), verbose=0).sum(axis=1), 1, rtol=1e-5
     )
-    for tag in ("epoch_loss", "epoch_accuracy"):
+    for tag in ("epoch_loss", "epoch_metrics/accuracy"):
         assert [s for s, _ in tblog.read_scalars(tmp_path / "logs", "train", tag)] == list(
             range(10)
         )

@@ -137,7 +137,7 @@ def test_scalars_reach_tensorboard_for_every_epoch_in_batches(tmp_path):
     assert [v for _, v in tblog.read_scalars(tmp_path, "validation", "epoch_loss")] == [
         2.0 + e for e in range(7)
     ]
-    assert tblog.read_tags(tmp_path)["train"]["scalars"] == ["epoch_accuracy", "epoch_loss"]
+    assert tblog.read_tags(tmp_path)["train"]["scalars"] == ["epoch_loss", "epoch_metrics/accuracy"]
 
 
 def test_console_lines_every_few_epochs_and_the_last(capsys):

@@ -145,6 +145,13 @@ def test_trial_names_lead_with_what_tells_runs_apart():
     assert hparams.trial_name("chapter_2_5", "/tmp/my-run") == "2_5 my-run"
 
 
+def test_changed_column_says_every_change_as_flags():
+    record = {"changed": {"UNITS": "128", "WINDOW_AS": "features"}, "config": {"seed": 2}}
+    assert hparams.changed_text(record) == "--units 128, --window-as features, --seed 2"
+    assert hparams.changed_text({"changed": {}, "config": {"seed": 7}}) == "the chapter's"
+    assert hparams.changed_text({}) == "the chapter's"  # an older record without either
+
+
 def test_seconds_per_epoch_falls_back_on_the_totals():
     assert hparams.seconds_per_epoch([{"epoch": 0, "epoch_seconds": 7.0}]) == 7.0
     assert hparams.seconds_per_epoch([], {"train_seconds": 30.0, "epochs": 3}) == 10.0
@@ -316,9 +323,11 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     for seed, (folder, (script, config, metrics)) in enumerate(made.items()):
         logs = runs / folder / "logs"
         train_tiny_run(logs, seed)
+        defaults = config_2_1 if script == "chapter_2_1" else config_2_4
         record = {
             "script": script,
             "config": config,
+            "changed": {k: str(v) for k, v in config.items() if defaults[k] != v},
             "metrics": metrics,
             "run_dir": str(runs / folder),
             "history": [{"epoch": 0, "epoch_seconds": 2.0}, {"epoch": 1, "epoch_seconds": 1.5}],
@@ -344,9 +353,7 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
         ranking = {"chapter_2_1": "val_loss", "chapter_2_4": "accuracy"}[script]
         assert {tag for tag in figures if not tag.startswith("run/")} == {f"final/{ranking}"}
         assert "run/seconds_per_epoch" in figures and "run/train_seconds" not in figures
-    assert {"final/val_loss", "run/code_size"} <= set(
-        scalars["chapter_2_1/20261127-181500/logs/run"]
-    )
+    assert "final/val_loss" in scalars["chapter_2_1/20261127-181500/logs/run"]
     # TensorBoard sorts its sections by name: the run's figures come after every curve.
     curves = {tag for run, tags in scalars.items() if not run.endswith("/run") for tag in tags}
     assert curves and max(curves) < "final/" < "run/"
@@ -360,9 +367,11 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     experiment = post(port, "experiment", {"experimentName": "", "hparamsLimit": 1000})
     infos = [h for h in experiment["hparamInfos"]]
     differing = [h["name"] for h in infos if h.get("differs")]
-    assert sorted(differing) == ["2_1.KERNEL_SIZE", "2_4.WINDOW_AS"]
-    # the dashboard ticks the first five settings: the differing ones come first
+    assert sorted(differing) == ["(changed)", "2_1.KERNEL_SIZE", "2_4.WINDOW_AS", "parameters"]
+    # the dashboard ticks the first five settings: the differing ones come first, and first
+    # of all what each run changed, so that no difference is unticked however many there are
     assert {h["name"] for h in infos[: len(differing)]} == set(differing)
+    assert infos[0]["name"] == "(changed)"
     by_name = {h["name"]: h for h in infos}
     assert sorted(by_name["2_1.KERNEL_SIZE"]["domainDiscrete"]) == ["3", "5"]
     assert by_name["2_1.EPOCHS"]["domainDiscrete"] == ["50"] and not by_name["2_1.EPOCHS"].get(
@@ -377,9 +386,11 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     assert metric_names and all(
         group == "" and tag.startswith(("final/", "run/")) for group, tag in metric_names
     )
-    assert {"final/val_loss", "final/accuracy", "run/generated_right", "run/parameters"} <= {
+    assert {"final/val_loss", "final/accuracy", "run/generated_right"} <= {
         tag for _, tag in metric_names
     }
+    # whole numbers are settings (shown as typed), not five-digit figures
+    assert not {"run/parameters", "run/code_size"} & {tag for _, tag in metric_names}
     # the dashboard ticks the first five figures: the ones each script is ranked by among them
     assert {"final/val_loss", "final/accuracy"} <= {tag for _, tag in metric_names[:5]}
 
@@ -409,7 +420,10 @@ def test_dashboard_shows_each_run_once_with_its_differing_settings_first(tmp_pat
     assert session["status"] == "STATUS_SUCCESS"
     assert kernel5["hparams"]["2_1.KERNEL_SIZE"] == "5" and kernel5["hparams"]["seed"] == "7"
     assert kernel5["hparams"]["quick"] is False
+    assert kernel5["hparams"]["(changed)"] == "--kernel-size 5"
+    assert kernel5["hparams"]["parameters"] == "8001" and kernel5["hparams"]["code_size"] == "128"
+    assert groups["2_1 1127-181500"]["hparams"]["(changed)"] == "the chapter's"
     values = {m["name"]["tag"]: m["value"] for m in kernel5["metricValues"]}
-    assert values["final/val_loss"] == pytest.approx(0.12) and values["run/parameters"] == 8001
-    assert values["run/code_size"] == 128 and values["run/seconds_per_epoch"] == pytest.approx(1.5)
+    assert values["final/val_loss"] == pytest.approx(0.12)
+    assert values["run/seconds_per_epoch"] == pytest.approx(1.5)
     assert groups["2_4 windowasfeatures 1127-191500"]["hparams"]["2_4.WINDOW_AS"] == "features"

@@ -2,8 +2,8 @@
 
 Keras' TensorBoard callback writes each epoch's scalars with several eager
 TensorFlow calls, which take longer than an epoch of the alphabet LSTM.
-``EpochScalars`` writes the same scalars (the same
-``epoch_<name>`` tags in the same ``train``/``validation`` folders, one step
+``EpochScalars`` writes the same scalars (the same tags,
+``tblog.curve_tag``, in the same ``train``/``validation`` folders, one step
 per epoch) in one compiled call every few epochs and at the end of training.
 ``EpochLines`` prints one console line every few epochs instead of one per
 epoch. Both are Keras callbacks, for ``model.fit`` and ``epoch_fit.fit`` alike.
@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.scalar import metadata as scalar_metadata
+
+from chapter2.run import tblog
 
 
 class EpochScalars(keras.callbacks.Callback):
@@ -78,7 +80,7 @@ class EpochScalars(keras.callbacks.Callback):
                 continue
             steps = np.array([epoch for epoch, _ in rows], dtype="int64")
             values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
-            tags = tuple("epoch_" + (k[len(prefix) :] if prefix else k) for k in names)
+            tags = tuple(tblog.curve_tag(k[len(prefix) :] if prefix else k) for k in names)
             self._writer_for(folder, tags)(steps, values)
             self._writers[folder].flush()
 

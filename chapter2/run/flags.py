@@ -57,6 +57,10 @@ def constants_of(namespace):
     return found
 
 
+# The seed of a run without --seed.
+DEFAULT_SEED = 7
+
+
 def flag_name(constant):
     return "--" + constant.lower().replace("_", "-")
 
@@ -285,7 +289,6 @@ def build_parser(
     bounds=None,
     data=None,
     options=None,
-    seed=7,
 ):
     """The argparse parser of a script: its constants by group, its options, the run flags."""
     doc = namespace.get("__doc__") or ""
@@ -356,8 +359,8 @@ def build_parser(
     run.add_argument(
         "--seed",
         type=_seed,
-        default=seed,
-        help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {seed}]",
+        default=DEFAULT_SEED,
+        help=f"random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} [default: {DEFAULT_SEED}]",
     )
     run.add_argument(
         "--deterministic",
@@ -398,9 +401,7 @@ def _seed(text):
     return value
 
 
-def parse(
-    namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None, options=None, seed=7
-):
+def parse(namespace, argv=None, *, quick=None, lab=None, bounds=None, data=None, options=None):
     """Parse `argv` into a Config built from the constants in `namespace`.
 
     namespace:   the script's ``globals()``.
@@ -428,7 +429,6 @@ def parse(
         bounds=bounds,
         data=data,
         options=options,
-        seed=seed,
     )
     args = parser.parse_args(argv)
     size = dict((quick if args.quick else lab if args.lab else None) or {})

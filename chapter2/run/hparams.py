@@ -20,20 +20,25 @@ How the dashboard is made to read at a glance:
   scripts' runs. Without it TensorBoard builds the columns from the runs'
   own values and marks a setting that has more than one value as differing.
 - The dashboard ticks at most five settings and five figures by default,
-  differing settings first. So that a difference between two runs of one
-  script is among them, a script's constants are named after the script
-  (``2_1.KERNEL_SIZE``): the same constant in two scripts (EPOCHS,
-  FILTERS) is two columns, and differs only where runs of one script
-  differ. The run options shared by all scripts (seed, quick, offline) keep
-  their plain names; the script is in the trial name, not a column.
+  differing settings first, in name order. So that every difference is
+  seen, the first column is ``(changed)``: what the run changed from the
+  chapter, as the console's settings line says it (``--units 128,
+  --seed 2``, or ``the chapter's``); ``(`` sorts before every other name.
+  A script's constants are named after the script (``2_1.KERNEL_SIZE``):
+  the same constant in two scripts (EPOCHS, FILTERS) is two columns, and
+  differs only where runs of one script differ. The run options shared by
+  all scripts (seed, quick, offline) keep their plain names; the script is
+  in the trial name, not a column.
 - Of the figures it ticks the first five by name: each script's ranking
   figure is ``final/...``, before every ``run/...``, so the four of them
   (val_loss, test_mse, accuracy, held_out_accuracy) are ticked even with
   runs of all five scripts in one table.
 - The dashboard prints every number with five significant digits (``500``
   as ``500.00``), so settings are logged as the text a flag takes (``500``,
-  ``0.2``, ``16,8,8``); booleans stay booleans. Figures are numbers (their
-  columns sort and plot as such) and keep TensorBoard's five digits.
+  ``0.2``, ``16,8,8``); booleans stay booleans. The whole numbers a run's
+  settings decide, ``parameters`` and ``code_size``, are settings too
+  (``4385``). Figures are measured fractions and losses: numbers (their
+  columns sort and plot as such) with TensorBoard's five digits.
 - The figures are the only scalars of the run's HParams entry: the whole-run entry is not a
   parent of ``train`` and ``validation``, whose per-epoch series would
   otherwise all become metric columns.
@@ -49,6 +54,7 @@ import statistics
 import time
 from pathlib import Path
 
+from chapter2.run import flags
 from chapter2.run.flags import flag_text
 
 # A run folder's name: <date>-<time>[-<what changed, -quick, a name>].
@@ -90,7 +96,6 @@ FIGURES = {
 # compare shows the rest (epochs, samples per second, training time).
 BOARD_FIGURES = (
     "val_loss",
-    "code_size",
     "test_mse",
     "test_mae",
     "autonomy",
@@ -99,9 +104,12 @@ BOARD_FIGURES = (
     "held_out_accuracy",
     "held_out_ngram",
     "win_rate",
-    "parameters",
     "seconds_per_epoch",
 )
+# Whole numbers the settings decide: HParams columns as text (see above).
+BOARD_COUNTS = ("parameters", "code_size")
+# The HParams column of what a run changed; "(" sorts before every setting.
+CHANGED = "(changed)"
 # The sections of the figures, both after Keras' epoch_... curves: the
 # script's ranking figure (HEADLINE), then the others.
 RANKING_SECTION = "final"
@@ -198,6 +206,18 @@ def board_settings(script, config):
     return settings
 
 
+def changed_text(record):
+    """What a run changed from the chapter, as flags (``--units 128,
+    --seed 2``; the edited constants of a script file among them), from its
+    metrics.json record; ``the chapter's`` when nothing was."""
+    changed = record.get("changed") if isinstance(record.get("changed"), dict) else {}
+    said = [f"{flags.flag_name(k)} {flag_text(v)}" for k, v in changed.items()]
+    seed = (record.get("config") or {}).get("seed")
+    if seed is not None and seed != flags.DEFAULT_SEED:
+        said.append(f"--seed {flag_text(seed)}")
+    return ", ".join(said) or "the chapter's"
+
+
 def trial_name(script, run_dir):
     """The run's name in the HParams table, what tells it apart first: the
     script, what the folder name says was changed, then when it started
@@ -215,7 +235,8 @@ def trial_name(script, run_dir):
 
 
 def log_run(log_dir, record, *, start_time=None):
-    """Log one finished run for TensorBoard: its settings (`board_settings`)
+    """Log one finished run for TensorBoard: what it changed (`CHANGED`),
+    its settings (`board_settings`) and counts (`BOARD_COUNTS`) as hparams,
     and figures (`BOARD_FIGURES` of `headline`: ``final/<figure>`` for the
     script's ranking figure, ``run/<figure>`` for the others) into
     the run's own entry under `log_dir` (the run's ``logs`` folder), at the
@@ -226,13 +247,16 @@ def log_run(log_dir, record, *, start_time=None):
     script = record.get("script") or "run"
     run_dir = record.get("run_dir") or Path(log_dir).parent
     ranking = HEADLINE.get(script)
+    found = headline(record)
     figures = {
         f"{RANKING_SECTION if name == ranking else BOARD_SECTION}/{name}": value
-        for name, value in headline(record).items()
+        for name, value in found.items()
         if name in BOARD_FIGURES
     }
     epochs = _number((record.get("timing") or {}).get("epochs")) or 0
-    settings = board_settings(script, record.get("config") or {})
+    settings = {CHANGED: changed_text(record)}
+    settings.update(board_settings(script, record.get("config") or {}))
+    settings.update({name: str(int(found[name])) for name in BOARD_COUNTS if name in found})
     return log_hparams(
         tblog.whole_run_dir(log_dir),
         settings,

@@ -273,7 +273,7 @@ def folder_name(cfg, stamp):
             )
         else:
             parts.append(key + str(value))
-    if cfg.seed != 7:
+    if cfg.seed != flags.DEFAULT_SEED:
         parts.append(f"seed{cfg.seed}")
     slug = re.sub(r"[^A-Za-z0-9.x-]+", "", "-".join(parts))
     if len(slug) > 48:

@@ -3,7 +3,7 @@
 A run's ``logs`` folder holds three TensorBoard runs:
 
     logs/train        Keras' TensorBoard callback (EpochCurves): the training curves,
-                      epoch_loss first
+                      epoch_loss, then any metric as epoch_metrics/<name>
     logs/validation   the same for the validation data
     logs/run          what belongs to the whole run: its settings and figures for
                       the HParams dashboard (chapter2/run/hparams.py, tags final/...
@@ -25,6 +25,15 @@ import numpy as np
 WHOLE_RUN = "run"
 
 
+def curve_tag(name):
+    """The TensorBoard tag of one per-epoch log (`name` without ``val_``):
+    Keras' ``epoch_loss`` for the loss, ``epoch_metrics/<name>`` for a
+    metric. TensorBoard shows its sections in name order and opens the first
+    two, so the loss comes first, before an accuracy (``epoch_accuracy``
+    would sort before it) and before the run's ``final``/``run`` sections."""
+    return "epoch_loss" if name == "loss" else f"epoch_metrics/{name}"
+
+
 def keras_tensorboard(log_dir):
     """The TensorBoard callback of a run: Keras' own, writing the curves
     under `log_dir` (``train`` and ``validation``) once per epoch, without
@@ -34,15 +43,13 @@ def keras_tensorboard(log_dir):
 
 class EpochCurves(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback (the model graph, no profiler) that writes
-    each epoch's logs under Keras' own names, ``epoch_<name>`` in ``train``
-    and ``val_<name>`` as ``epoch_<name>`` in ``validation``, and nothing
-    else per epoch. TensorBoard shows its sections in name order, the first
-    two open; Keras would add ``epoch_learning_rate``, the rate at each
-    epoch's end, which sorts before ``epoch_loss`` and is a flat line here
-    (the rates are settings, in HParams; Chapter_2_3's warm-up is over within
-    its first epoch), and ``evaluation_<name>_vs_iterations``, the
-    validation values again against training batches. So the loss comes
-    first for every script without an accuracy."""
+    each epoch's logs under `curve_tag`'s names, in ``train`` and (for
+    ``val_<name>``) in ``validation``, and nothing else per epoch. Keras
+    would add ``epoch_learning_rate``, the rate at each epoch's end, which
+    sorts before ``epoch_loss`` and is a flat line here (the rates are
+    settings, in HParams; Chapter_2_3's warm-up is over within its first
+    epoch), and ``evaluation_<name>_vs_iterations``, the validation values
+    again against training batches. So every script's loss comes first."""
 
     def __init__(self, log_dir):
         super().__init__(log_dir=str(log_dir), profile_batch=0)
@@ -62,7 +69,7 @@ class EpochCurves(keras.callbacks.TensorBoard):
                 folder = str(self.curves_dir / part)
                 self._curve_writers[part] = tf.summary.create_file_writer(folder)
             with self._curve_writers[part].as_default():
-                tf.summary.scalar(f"epoch_{name}", float(value), step=epoch)
+                tf.summary.scalar(curve_tag(name), float(value), step=epoch)
         for writer in self._curve_writers.values():
             writer.flush()
 
