@@ -133,6 +133,9 @@ def speed(args):
 def train_once(way, epochs):
     """In this process: train Chapter_2_4's network `way` for `epochs`; print its seconds as JSON."""
     sys.path.insert(0, str(ROOT))
+    from chapter2.run import console
+
+    console.quiet()  # TensorFlow's start-up lines are not the benchmark's
     from chapter2.run import device
 
     device.prepare()

@@ -65,6 +65,9 @@ def summary(values):
 def measure(variant, samples, epochs):
     """In this process: train one variant; return its figures."""
     sys.path.insert(0, str(ROOT))
+    from chapter2.run import console
+
+    console.quiet()  # TensorFlow's start-up lines are not the benchmark's
     if variant != "tf-default":
         from chapter2.run import device
 

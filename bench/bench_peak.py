@@ -20,6 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chapter2.run import console  # noqa: E402
+
+console.quiet()  # TensorFlow's start-up lines are not the benchmark's
 from chapter2.run import device  # noqa: E402
 
 device.prepare()

@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chapter2.run import console  # noqa: E402
+
+console.quiet()  # TensorFlow's start-up lines are not the benchmark's
 from chapter2.run import device  # noqa: E402
 
 device.prepare()

@@ -80,6 +80,9 @@ def current_rss_mb():
 def train_variant(script, variant, steps, warmup):
     """In this process: time `steps` training steps of one variant; print JSON."""
     sys.path.insert(0, str(ROOT))
+    from chapter2.run import console
+
+    console.quiet()  # TensorFlow's start-up lines are not the benchmark's
     if variant != "pipeline-tf-default":
         from chapter2.run import device
 
@@ -180,6 +183,9 @@ def memory_run(frames, steps):
     import tracemalloc
 
     sys.path.insert(0, str(ROOT))
+    from chapter2.run import console
+
+    console.quiet()  # TensorFlow's start-up lines are not the benchmark's
     import numpy as np
 
     import Chapter_2_2

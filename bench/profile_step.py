@@ -25,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chapter2.run import console  # noqa: E402
+
+console.quiet()  # TensorFlow's start-up lines are not the benchmark's
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -171,3 +171,23 @@ def test_board_without_a_runs_folder_is_one_line_and_exit_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no runs folder"), proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_benchmarks_print_no_tensorflow_line(tmp_path):
+    # A listing port (through its timing helpers) and a benchmark of the project's own, each as
+    # small as they go: their console is their figures, not TensorFlow's start-up lines.
+    for argv in (
+        ["bench/listings/listing_2_4_alphabet.py", "--epochs", "2"],
+        ["bench/bench_peak.py", "--size", "64", "--repeat", "1", "--inner", "1"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / argv[0]), *argv[1:]],
+            cwd=tmp_path,
+            env=learner_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.strip(), argv  # it printed its figures
+        assert not TF_LINE.findall(proc.stdout + proc.stderr), (proc.stdout + proc.stderr)[-3000:]

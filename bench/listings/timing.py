@@ -1,7 +1,8 @@
 """What the listing ports add for timing; none of it is in the book.
 
 The ports keep the chapter's listings as printed (with only what Keras 3
-rejects fixed) and get from here: a command line whose bad values end in one
+rejects fixed) and get from here: a console without TensorFlow's start-up
+lines, a command line whose bad values end in one
 `error: ...` line with exit status 2, a Keras callback that times each
 epoch's training steps, and the one JSON line each port prints last.
 """
@@ -12,6 +13,14 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
+
+# TensorFlow's start-up lines (a CUDA library looked for on a CPU machine)
+# filtered out of the console, as in the project's scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from chapter2.run import console  # noqa: E402
+
+console.quiet()
 
 
 class Parser(argparse.ArgumentParser):
