@@ -146,8 +146,14 @@ def test_trial_names_lead_with_what_tells_runs_apart():
 
 
 def test_changed_column_says_every_change_as_flags():
-    record = {"changed": {"UNITS": "128", "WINDOW_AS": "features"}, "config": {"seed": 2}}
-    assert hparams.changed_text(record) == "--units 128, --window-as features, --seed 2"
+    record = {
+        "changed": {"UNITS": "128", "WINDOW_AS": "features"},
+        "edited_in_file": ["UNITS"],
+        "config": {"seed": 2},
+    }
+    assert hparams.changed_text(record) == (
+        "--units 128 (edited in the file), --window-as features, --seed 2"
+    )
     assert hparams.changed_text({"changed": {}, "config": {"seed": 7}}) == "the chapter's"
     assert hparams.changed_text({}) == "the chapter's"  # an older record without either
 

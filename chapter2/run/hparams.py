@@ -207,11 +207,15 @@ def board_settings(script, config):
 
 
 def changed_text(record):
-    """What a run changed from the chapter, as flags (``--units 128,
-    --seed 2``; the edited constants of a script file among them), from its
+    """What a run changed from the chapter, as the console's settings line
+    says it (``--units 128 (edited in the file), --seed 2``), from its
     metrics.json record; ``the chapter's`` when nothing was."""
     changed = record.get("changed") if isinstance(record.get("changed"), dict) else {}
-    said = [f"{flags.flag_name(k)} {flag_text(v)}" for k, v in changed.items()]
+    edited = record.get("edited_in_file") if isinstance(record.get("edited_in_file"), list) else []
+    said = [
+        f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
+        for k, v in changed.items()
+    ]
     seed = (record.get("config") or {}).get("seed")
     if seed is not None and seed != flags.DEFAULT_SEED:
         said.append(f"--seed {flag_text(seed)}")
