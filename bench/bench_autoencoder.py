@@ -11,6 +11,8 @@ Python process, because TensorFlow reads its kernel choice once, at import:
               (chapter2.run.device.prepare: oneDNN kernels) and model.fit on
               distribute.dataset's batches, as the script (a tf.data pipeline of the arrays,
               reshuffled every epoch, with tf.data's autotuning off)
+  script-xla  the same with the training step XLA-compiled
+              (model.compile(..., jit_compile=True))
   keras-arrays  the kit's settings and model.fit on the numpy arrays
               themselves (Keras' own pipeline, tf.data autotuning on)
   tf-default  keras-arrays without the kit's device settings: what a plain
@@ -41,7 +43,7 @@ from pathlib import Path
 from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("script", "keras-arrays", "tf-default", "tensors", "step")
+VARIANTS = ("script", "script-xla", "keras-arrays", "tf-default", "tensors", "step")
 
 
 def cpu_seconds():
@@ -84,7 +86,11 @@ def measure(variant, samples, epochs):
     x = ch.to_images(x)
     keras.utils.set_random_seed(0)
     model = ch.build_model()
-    model.compile(optimizer=ch.make_optimizer(), loss="binary_crossentropy")
+    model.compile(
+        optimizer=ch.make_optimizer(),
+        loss="binary_crossentropy",
+        jit_compile=variant == "script-xla",
+    )
     walls, cpus = [], []
 
     class Timer(keras.callbacks.Callback):
@@ -96,7 +102,7 @@ def measure(variant, samples, epochs):
             cpus.append(cpu_seconds() - self.c0)
 
     batch = ch.BATCH_SIZE
-    if variant == "script":
+    if variant in ("script", "script-xla"):
         model.fit(
             distribute.dataset(tf.distribute.get_strategy(), x, x, batch_size=batch, shuffle=True),
             epochs=epochs,
