@@ -39,7 +39,7 @@ def check_run(run_dir, proc, epochs):
     assert pred.shape == (2, 1) and np.isfinite(pred).all()
 
     scalars = {tag for run in tblog.read_tags(run_dir / "logs").values() for tag in run["scalars"]}
-    assert {"epoch_loss", "epoch_mean_absolute_error"} <= scalars
+    assert {"epoch_loss", "epoch_metrics/mean_absolute_error"} <= scalars
 
     for name in ("predictions.png", "angles.png", "test_frames.png"):
         with Image.open(run_dir / name) as img:
