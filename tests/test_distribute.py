@@ -630,3 +630,26 @@ def test_predict_takes_any_number_of_samples_on_four_replicas():
     for n in (1, 4, 5, 9):
         shape, error = result[f"kit{n}"]
         assert shape == [n, 8, 8, 2] and error < 1e-5
+
+
+def test_a_worker_lost_at_any_moment_of_the_run_is_one_line_and_status_3(monkeypatch, capsys):
+    # A collective failing outside training (building the model, restoring a resume point):
+    # flags.run turns it into the same one line as inside training, not a traceback.
+    import tensorflow as tf
+
+    from chapter2.run import flags
+
+    def main(argv):
+        raise tf.errors.UnavailableError(
+            None, None, "Collective ops is aborted by: /job:worker/replica:0/task:1 reset by peer"
+        )
+
+    monkeypatch.setenv("TF_CONFIG", tf_config([5001, 5002], 0))
+    assert flags.run(main, []) == distribute.LOST_WORKER
+    err = capsys.readouterr().err
+    assert err.startswith("error: the worker at 127.0.0.1:5002 stopped answering")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # The same error in a run on one machine is a bug to see whole: its traceback, status 1.
+    monkeypatch.delenv("TF_CONFIG")
+    assert flags.run(main, []) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -544,27 +544,45 @@ def worker_failures():
     """Inside it, a multi-worker collective that fails because another
     worker died or stopped answering ends the process with one line and
     exit status LOST_WORKER (3), instead of TensorFlow's traceback."""
-    import tensorflow as tf
-
     try:
         yield
-    except (
+    except Exception as err:
+        if not lost_worker(err):
+            raise
+        raise SystemExit(LOST_WORKER) from None
+
+
+def lost_worker(err):
+    """If `err` is a multi-worker collective failing because another worker
+    died or stopped answering (at any moment: building the model, restoring
+    a resume point, training, saving), print the one line that says so and
+    return True; else False. flags.run asks it of every uncaught error."""
+    if "tensorflow" not in sys.modules:
+        return False
+    import tensorflow as tf
+
+    lost = (
         tf.errors.UnavailableError,
         tf.errors.CancelledError,
         tf.errors.AbortedError,
         tf.errors.DeadlineExceededError,
         tf.errors.FailedPreconditionError,
-    ) as err:
+    )
+    if not isinstance(err, lost):
+        return False
+    try:
         config = tf_config()
-        if not config:
-            raise
-        print(
-            f"error: {_lost(config, str(err))} stopped answering; every worker stops. Rerun the same "
-            "command on every worker: the run resumes from its last finished epoch",
-            file=sys.stderr,
-            flush=True,
-        )
-        raise SystemExit(LOST_WORKER) from None
+    except InputError:
+        return False
+    if not config:
+        return False
+    print(
+        f"error: {_lost(config, str(err))} stopped answering; every worker stops. Rerun the same "
+        "command on every worker: the run resumes from its last finished epoch",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
 
 
 def _lost(config, text):

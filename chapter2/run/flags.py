@@ -481,8 +481,8 @@ DISK_FULL = 3  # exit status when a write ran out of space (bad input is 2, a fa
 def run(main, argv=None):
     """Call ``main(argv)`` the way the shell should see it: an InputError is
     one line on stderr and exit status 2, a diverged training run one line and
-    exit status 1, a full disk one line and status 3, Ctrl-C the command that
-    resumes the run."""
+    exit status 1, a full disk or a lost worker one line and status 3, Ctrl-C
+    the command that resumes the run."""
     try:
         return _run(main, argv)
     finally:
@@ -538,6 +538,8 @@ def _environment_failure(err):
     """One line and an exit status for a failure of the machine rather than
     of the code (disk full, a name too long, a read-only folder), else None.
     TensorFlow reports a full disk as its own error type with the text."""
+    if distribute.lost_worker(err):  # another worker of a multi-worker run died
+        return distribute.LOST_WORKER
     text = " ".join(str(err).split())
     code = getattr(err, "errno", None)
     if code == errno.ENOSPC or "No space left on device" in text:
