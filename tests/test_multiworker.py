@@ -140,7 +140,8 @@ def test_a_worker_killed_at_a_random_moment_then_both_rerun_finish_whole(tmp_pat
     procs[victim].wait()
     survivor = procs[1 - victim].wait(timeout=240)
     said = logs[1 - victim].read_text()
-    assert survivor in (0, 2, 3) and "Traceback" not in said, said[-3000:]
+    # 137 (-SIGKILL): its watch process ended a start-up that waited for the dead worker
+    assert survivor in (0, 2, 3, -signal.SIGKILL) and "Traceback" not in said, said[-3000:]
 
     if not (
         tmp_path / "run" / "metrics.json"

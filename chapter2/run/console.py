@@ -71,6 +71,13 @@ def quiet():
     atexit.register(restore)
 
 
+def original_stderr():
+    """The file descriptor of the console itself: the filter's target while
+    quiet() is on, else 2 (for a helper process that must write even if
+    this one cannot run its filter)."""
+    return _installed[0] if _installed is not None else 2
+
+
 def _forward(read_end, original):
     pending = b""
     with os.fdopen(read_end, "rb", buffering=0) as pipe:

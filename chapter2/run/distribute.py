@@ -20,7 +20,8 @@
                           by the standard TF_CONFIG variable (one process per machine; without
                           TF_CONFIG, one local worker); the global batch is split across all
                           workers' replicas
---worker-timeout SECONDS  how long a worker waits for the others before it gives up (exit 2)
+--worker-timeout SECONDS  how long a worker waits for the others before it gives up (exit 2;
+                          137 if one died while TensorFlow's start-up waited for it)
 
 A multi-worker run waits a bounded time for its workers (wait_for_workers),
 ends in one line with exit status 3 when one is lost mid-run
@@ -328,57 +329,69 @@ def _signals_end_training():
 
 class _Watchdog:
     """Ends the process in one line if the block takes longer than `timeout`
-    seconds, or on Ctrl-C or SIGTERM, even while the main thread is blocked
-    inside TensorFlow, where Python's signal handlers cannot run (the
-    signals wake this thread through signal.set_wakeup_fd)."""
+    seconds, or on Ctrl-C or SIGTERM. TensorFlow's multi-worker start-up
+    holds Python's interpreter lock while it waits for the other workers, so
+    no Python code of this process (a signal handler, another thread) can
+    run until it returns: the watch is a small separate process. It reads
+    the signal numbers this process's C-level handlers write to a pipe
+    (signal.set_wakeup_fd) and "done" when the block ends; on a signal or
+    the timeout it prints the line on the console and kills this process
+    (exit status 137, as the shell reports SIGKILL)."""
+
+    WATCH = (
+        "import os, select, signal, sys\n"
+        "parent, timeout, console, what = map(str, sys.argv[1:5])\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "ready = select.select([0], [], [], float(timeout))[0]\n"
+        "data = os.read(0, 64) if ready else None\n"
+        "if data is not None and not data.replace(b'done', b''):\n"
+        "    sys.exit(0)  # the block ended (or this process did), no signal came\n"
+        "line = ('\\ninterrupted while the workers were starting' if data else\n"
+        "        f'error: {what}; gave up after {float(timeout):g} s')\n"
+        "os.write(int(console), (line + '\\n').encode())\n"
+        "os.kill(int(parent), signal.SIGKILL)\n"
+    )
 
     def __init__(self, timeout, what):
         self.timeout, self.what = timeout, what
 
     def __enter__(self):
         import signal
-        import socket
+        import subprocess
         import threading
 
-        self._thread = None
+        from chapter2.run import console
+
+        self._watch = None
         if threading.current_thread() is not threading.main_thread():
             return self  # signals and their wake-up descriptor belong to the main thread
-        self.receive, send = socket.socketpair()
-        send.setblocking(False)
-        self._send = send
-        self._old_fd = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+        read, self._send = os.pipe()
+        os.set_blocking(self._send, False)
+        out = console.original_stderr()
+        self._watch = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", self.WATCH]
+            + [str(os.getpid()), str(self.timeout), str(out), self.what],
+            stdin=read,
+            pass_fds=(out,),
+        )
+        os.close(read)
+        self._old_fd = signal.set_wakeup_fd(self._send, warn_on_full_buffer=False)
         self._old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
         return self
-
-    def _watch(self):
-        import select
-        import sys
-
-        ready, _, _ = select.select([self.receive], [], [], self.timeout)
-        if ready:
-            data = self.receive.recv(64)
-            if data == b"done":
-                return
-            print("\ninterrupted while the workers were starting", file=sys.stderr, flush=True)
-            os._exit(130)
-        print(f"error: {self.what}; gave up after {self.timeout:g} s", file=sys.stderr, flush=True)
-        os._exit(2)
 
     def __exit__(self, *exc):
         import signal
 
-        if self._thread is None:
+        if self._watch is None:
             return False
-        self._send.setblocking(True)
         signal.set_wakeup_fd(self._old_fd)
-        self._send.send(b"done")
-        self._thread.join()
+        os.set_blocking(self._send, True)
+        with contextlib.suppress(OSError):
+            os.write(self._send, b"done")
+        self._watch.wait()
+        os.close(self._send)
         for signum, handler in self._old.items():
             signal.signal(signum, handler)
-        self.receive.close()
-        self._send.close()
         return False
 
 
