@@ -24,9 +24,10 @@
                           137 if one died while TensorFlow's start-up waited for it)
 
 A multi-worker run waits a bounded time for its workers (wait_for_workers),
-ends in one line with exit status 3 when one is lost mid-run
-(worker_failures), and resumes from the chief's resume point on every
-worker (same_point_everywhere, called by resume.ResumePoints.restore).
+ends in one line with exit status 3 when one is lost at any moment
+(lost_worker, which flags.run asks of every uncaught error), and resumes
+from the chief's resume point on every worker (same_point_everywhere,
+called by resume.ResumePoints.restore).
 
 Under multiworker, Keras 3.15's model.fit and model.evaluate fail on
 TensorFlow 2.21 as soon as there are two workers ("ValueError: Attempt to
@@ -520,19 +521,18 @@ def fit(
                 callbacks=callbacks,
                 verbose=verbose,
             )
-    with worker_failures():
-        return _Loop(strategy, model).fit(
-            x,
-            y,
-            batch_size,
-            epochs,
-            initial_epoch,
-            shuffle,
-            validation_data,
-            callbacks,
-            verbose,
-            seed,
-        )
+    return _Loop(strategy, model).fit(
+        x,
+        y,
+        batch_size,
+        epochs,
+        initial_epoch,
+        shuffle,
+        validation_data,
+        callbacks,
+        verbose,
+        seed,
+    )
 
 
 def evaluate(strategy, model, x, y=None, *, batch_size=None):
@@ -545,31 +545,19 @@ def evaluate(strategy, model, x, y=None, *, batch_size=None):
             )
         return result[0] if isinstance(result, list) else result
     loop = _Loop(strategy, model)
-    with worker_failures(), strategy.scope():
+    with strategy.scope():
         return loop.mean_loss(loop.distributed(x, y, batch_size, False, 0))
 
 
 LOST_WORKER = 3  # exit status of a worker whose peers stopped answering during the run
 
 
-@contextlib.contextmanager
-def worker_failures():
-    """Inside it, a multi-worker collective that fails because another
-    worker died or stopped answering ends the process with one line and
-    exit status LOST_WORKER (3), instead of TensorFlow's traceback."""
-    try:
-        yield
-    except Exception as err:
-        if not lost_worker(err):
-            raise
-        raise SystemExit(LOST_WORKER) from None
-
-
 def lost_worker(err):
     """If `err` is a multi-worker collective failing because another worker
     died or stopped answering (at any moment: building the model, restoring
     a resume point, training, saving), print the one line that says so and
-    return True; else False. flags.run asks it of every uncaught error."""
+    return True; else False. flags.run asks it of every uncaught error and
+    then exits with LOST_WORKER."""
     if "tensorflow" not in sys.modules:
         return False
     import tensorflow as tf
@@ -895,7 +883,7 @@ def same_point_everywhere(model, epoch, record):
     if workers(strategy) < 2:
         return epoch, record
     text = json.dumps(record if is_chief() else {}).encode()
-    with worker_failures(), strategy.scope():
+    with strategy.scope():
         length = int(from_chief(strategy, [tf.constant(len(text), tf.float64)])[0].numpy())
         padded = tf.constant(list(text[:length].ljust(length, b" ")), tf.float32)
         chief_text = bytes(int(b) for b in from_chief(strategy, [padded])[0].numpy()).decode()

@@ -168,6 +168,16 @@ def flag_text(value):
     return str(value)
 
 
+def changes_text(changed, edited=()):
+    """Changed constants as the flags that set them, saying which came from
+    the edited script file: ``["--kernel-size 5 (edited in the file)",
+    "--epochs 3"]`` for {"KERNEL_SIZE": 5, "EPOCHS": 3}, edited ("KERNEL_SIZE",)."""
+    return [
+        f"{flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
+        for k, v in changed.items()
+    ]
+
+
 def _check_bounds(flag, value, bound):
     low, high = bound
     values = value if isinstance(value, tuple) else (value,)

@@ -212,10 +212,7 @@ def changed_text(record):
     metrics.json record; ``the chapter's`` when nothing was."""
     changed = record.get("changed") if isinstance(record.get("changed"), dict) else {}
     edited = record.get("edited_in_file") if isinstance(record.get("edited_in_file"), list) else []
-    said = [
-        f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
-        for k, v in changed.items()
-    ]
+    said = flags.changes_text(changed, edited)
     seed = (record.get("config") or {}).get("seed")
     if seed is not None and seed != flags.DEFAULT_SEED:
         said.append(f"--seed {flag_text(seed)}")

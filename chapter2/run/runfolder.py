@@ -286,11 +286,7 @@ def folder_name(cfg, stamp):
 def settings_text(cfg):
     """The changed settings as flags, saying which came from the edited script
     file: ``--kernel-size 5 (edited in the file), --epochs 3``."""
-    edited = set(getattr(cfg, "edited", ()))
-    said = [
-        f"{flags.flag_name(k)} {flag_text(v)}" + (" (edited in the file)" if k in edited else "")
-        for k, v in cfg.changed().items()
-    ]
+    said = flags.changes_text(cfg.changed(), getattr(cfg, "edited", ()))
     size = (
         " (--quick)" if cfg.options.get("quick") else " (--lab)" if cfg.options.get("lab") else ""
     )
