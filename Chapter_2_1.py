@@ -195,9 +195,8 @@ def main(argv=None):
     #                 validation_data=(x_test, x_test), callbacks=[TensorBoard(log_dir='/tmp/autoencoder')])
     shown = x_test[: cfg.SHOW_DIGITS]
     callbacks = [
-        tblog.keras_tensorboard(
-            run.logs
-        ),  # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
+        # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
+        tblog.keras_tensorboard(run.logs),
         tblog.ImageLogger(
             run.logs,
             "originals | reconstructions",  # TensorBoard's Images tab, every epoch
@@ -205,12 +204,10 @@ def main(argv=None):
             4,
         ),
     ]
-    initial_epoch = run.resume(
-        autoencoder, callbacks
-    )  # an interrupted run goes on after its last epoch
-    callbacks += run.callbacks(
-        samples_per_epoch=len(x_train)
-    )  # history.csv, resume points, NaN guard
+    # an interrupted run goes on after its last epoch
+    initial_epoch = run.resume(autoencoder, callbacks)
+    # history.csv, resume points, NaN guard
+    callbacks += run.callbacks(samples_per_epoch=len(x_train))
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
         distribute.fit(
@@ -224,6 +221,7 @@ def main(argv=None):
             verbose=run.verbose,
         )
     else:
+        # train_digits reshuffles every epoch itself
         autoencoder.fit(
             train_digits,
             epochs=cfg.EPOCHS,
@@ -232,13 +230,12 @@ def main(argv=None):
             initial_epoch=initial_epoch,
             verbose=run.verbose,
             shuffle=False,
-        )  # train_digits reshuffles every epoch itself
+        )
 
     # --- Evaluation and the chapter's figure: test digits above their reconstructions
     val_loss = distribute.evaluate(strategy, autoencoder, test_digits)
-    decoded_imgs = distribute.predict(
-        autoencoder, shown
-    )  # autoencoder.predict, on any replica count
+    # autoencoder.predict, on any replica count
+    decoded_imgs = distribute.predict(autoencoder, shown)
     run.save_model(autoencoder, "model.keras")
     run.save_figure(
         reconstruction_figure(

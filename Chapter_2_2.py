@@ -144,9 +144,8 @@ def main(argv=None):
             "rejected by Keras 3)",
         },
     )
-    strategy = distribute.strategy(
-        cfg
-    )  # one device unless --distribute says otherwise (first: it sets up devices)
+    # one device unless --distribute says otherwise (first: it sets up devices)
+    strategy = distribute.strategy(cfg)
     checks.check_network(
         cfg.FILTERS, cfg.KERNEL_SIZE, cfg.STRIDES, cfg.POOL_SIZE, cfg.POOLING, cfg.DENSE
     )
@@ -210,22 +209,18 @@ def main(argv=None):
     model.summary()
 
     # --- Training: the listing's two callbacks, then fit
-    best_path = run.file(
-        "best_model.h5" if cfg.h5 else "best_model.keras"
-    )  # the listing: ~/best_autopilot.hdf5
+    # the listing: ~/best_autopilot.hdf5
+    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")
     callbacks = [
-        resume.BestModel(
-            best_path, monitor="val_loss"
-        ),  # ModelCheckpoint(save_best_only=True), resumable
+        # ModelCheckpoint(save_best_only=True), resumable
+        resume.BestModel(best_path, monitor="val_loss"),
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
         tblog.keras_tensorboard(run.logs),  # not in this listing: to compare with Chapter_2_3
     ]
-    initial_epoch = run.resume(
-        model, callbacks
-    )  # an interrupted run goes on after its last finished epoch
-    callbacks += run.callbacks(
-        samples_per_epoch=samples_per_epoch
-    )  # history.csv, resume points, NaN guard
+    # an interrupted run goes on after its last finished epoch
+    initial_epoch = run.resume(model, callbacks)
+    # history.csv, resume points, NaN guard
+    callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
         distribute.fit(
@@ -239,6 +234,7 @@ def main(argv=None):
             verbose=run.verbose,
         )
     else:
+        # train_batches reshuffles every epoch itself
         model.fit(
             train_batches,
             epochs=cfg.EPOCHS,
@@ -247,7 +243,7 @@ def main(argv=None):
             initial_epoch=initial_epoch,
             verbose=run.verbose,
             shuffle=False,
-        )  # train_batches reshuffles every epoch itself
+        )
 
     # --- Does it steer? The best epoch's model on the test frames, against always
     # predicting the training mean. Does it drive? It steers a simulated car round

@@ -125,9 +125,8 @@ def build_model(
     x = layers.Activation("linear")(x)
     x = layers.Dropout(dropout)(x)
     angle_out = layers.Dense(1, name="angle_out")(x)
-    return keras.Model(
-        inputs=img_in, outputs=angle_out, name="pilotnet_less_pooling"
-    )  # inputs=, not input=
+    # inputs=, not input=
+    return keras.Model(inputs=img_in, outputs=angle_out, name="pilotnet_less_pooling")
 
 
 def warmup(learning_rate, steps):
@@ -155,9 +154,8 @@ def main(argv=None):
             "h5": "keep the best model as legacy best_model.h5 (not the listing's .hdf5)",
         },
     )
-    strategy = distribute.strategy(
-        cfg
-    )  # one device unless --distribute says otherwise (first: it sets up devices)
+    # one device unless --distribute says otherwise (first: it sets up devices)
+    strategy = distribute.strategy(cfg)
     checks.check_network(
         cfg.FILTERS,
         cfg.KERNEL_SIZE,
@@ -225,22 +223,18 @@ def main(argv=None):
     model.summary()  # 33.8 million weights in the Dense layer: Chapter_2_2 has 1.9 million
 
     # --- Training: the listing's ModelCheckpoint, EarlyStopping and TensorBoard, then fit
-    best_path = run.file(
-        "best_model.h5" if cfg.h5 else "best_model.keras"
-    )  # the listing: ~/best_autopilot.hdf5
+    # the listing: ~/best_autopilot.hdf5
+    best_path = run.file("best_model.h5" if cfg.h5 else "best_model.keras")
     callbacks = [
-        resume.BestModel(
-            best_path, monitor="val_loss"
-        ),  # ModelCheckpoint(save_best_only=True), resumable
+        # ModelCheckpoint(save_best_only=True), resumable
+        resume.BestModel(best_path, monitor="val_loss"),
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
         tblog.keras_tensorboard(run.logs),  # into the run folder, not /tmp/selfdriving
     ]
-    initial_epoch = run.resume(
-        model, callbacks
-    )  # an interrupted run goes on after its last finished epoch
-    callbacks += run.callbacks(
-        samples_per_epoch=samples_per_epoch
-    )  # history.csv, resume points, NaN guard
+    # an interrupted run goes on after its last finished epoch
+    initial_epoch = run.resume(model, callbacks)
+    # history.csv, resume points, NaN guard
+    callbacks += run.callbacks(samples_per_epoch=samples_per_epoch)
     if distribute.is_multiworker(strategy):
         # Keras' fit fails under MultiWorkerMirroredStrategy (docs/scale.md): a plain training loop stands in.
         distribute.fit(
@@ -254,6 +248,7 @@ def main(argv=None):
             verbose=run.verbose,
         )
     else:
+        # train_batches reshuffles every epoch itself
         model.fit(
             train_batches,
             epochs=cfg.EPOCHS,
@@ -262,7 +257,7 @@ def main(argv=None):
             initial_epoch=initial_epoch,
             verbose=run.verbose,
             shuffle=False,
-        )  # train_batches reshuffles every epoch itself
+        )
 
     # --- Does it steer, does it drive? As in Chapter_2_2: compare the two runs.
     best = evaluation.best_model(best_path, model, run)

@@ -93,9 +93,8 @@ def build_model(input_shape, units=UNITS, stateful=STATEFUL, batch_size=BATCH_SI
         model.add(keras.Input(batch_shape=(batch_size, *input_shape)))
     else:  # Keras 3: the input shape goes in an Input, not in LSTM(input_shape=...)
         model.add(keras.Input(shape=input_shape))
-    model.add(
-        layers.LSTM(units, stateful=stateful, unroll=True)
-    )  # unroll: the same maths, faster for short windows
+    # unroll: the same maths, faster for short windows
+    model.add(layers.LSTM(units, stateful=stateful, unroll=True))
     model.add(layers.Dense(len(alphabet), activation="softmax"))
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model
@@ -106,9 +105,8 @@ def next_letter(model, windows, window_as=WINDOW_AS):
     x = encode(windows, window_as)
     if not epoch_fit.stateful_layers(model):
         return np.asarray(model(x, training=False))
-    epoch_fit.reset_states(
-        model
-    )  # a stateful model reads the windows one by one, in order, from a reset state
+    # a stateful model reads the windows one by one, in order, from a reset state
+    epoch_fit.reset_states(model)
     return np.concatenate([np.asarray(model(x[i : i + 1], training=False)) for i in range(len(x))])
 
 
@@ -187,9 +185,8 @@ def main(argv=None):
     # --- Data: every window of SEQ_LENGTH letters and the letter after it.
     data_x, data_y = make_pairs(cfg.SEQ_LENGTH)
     x = encode(data_x, cfg.WINDOW_AS)
-    y = keras.utils.to_categorical(
-        data_y, num_classes=26
-    )  # Keras 3: np_utils.to_categorical is gone
+    # Keras 3: np_utils.to_categorical is gone
+    y = keras.utils.to_categorical(data_y, num_classes=26)
     print(
         f"data: {len(x)} pairs, X {x.shape} (letters as {cfg.WINDOW_AS}, divided by 26), y {y.shape}"
     )
@@ -205,12 +202,10 @@ def main(argv=None):
         epoch_logs.EpochLines(cfg.EPOCHS, every=max(1, cfg.EPOCHS // 10)),
     ]
     if cfg.STATEFUL:
-        callbacks.append(
-            epoch_fit.ResetStates()
-        )  # the stateful LSTM forgets at the start of every epoch
-    initial_epoch = run.resume(
-        model, callbacks
-    )  # an interrupted run goes on after its last resume point
+        # the stateful LSTM forgets at the start of every epoch
+        callbacks.append(epoch_fit.ResetStates())
+    # an interrupted run goes on after its last resume point
+    initial_epoch = run.resume(model, callbacks)
     callbacks += run.callbacks(samples_per_epoch=len(x), backup_every=cfg.BACKUP_EVERY)
     started = time.perf_counter()
     if not cfg.FAST_FIT:
@@ -235,9 +230,8 @@ def main(argv=None):
             callbacks=callbacks,
             initial_epoch=initial_epoch,
         )
-    fit_seconds = (
-        time.perf_counter() - started
-    )  # the callbacks' work (logs, resume points) included
+    # the callbacks' work (logs, resume points) included
+    fit_seconds = time.perf_counter() - started
 
     # --- Evaluation: accuracy on the pairs, then each input and its prediction.
     probabilities = next_letter(model, data_x, cfg.WINDOW_AS)

@@ -50,9 +50,8 @@ from pathlib import Path
 
 from chapter2.run import startup
 
-startup.begin(
-    __name__, __file__
-)  # answers --help at once; keeps TensorFlow's start-up chatter quiet
+# answers --help at once; keeps TensorFlow's start-up chatter quiet
+startup.begin(__name__, __file__)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -79,10 +78,10 @@ DATA_FILE = "data.txt"  # games, one per line (the chapter's file); --play adds 
 ONE_HOT = True  # moves as one-hot rows; false: the listing's single 0/1/2 value
 MIN_GAME_MOVES = 10  # shorter games are skipped (and not saved by --play)
 HELD_OUT_GAMES = 50  # games kept out of training, to validate on
+# the listing's validation game
 VALIDATION_GAME = (
-    "100101000110221110101002201101101101002201011012222210221011011101"
-    "011122110010101010101"
-)  # the listing's validation game
+    "100101000110221110101002201101101101002201011012222210221011011101011122110010101010101"
+)
 TEST_MOVES = "000111222"  # the listing's test: the predicted next move after each of these
 # --- Run ------------------------------------------------------------------------
 MODEL_FILE = "RPS_model.h5"  # the chapter's file name (.h5 or .keras), saved in the run folder
@@ -124,12 +123,10 @@ def build_model(
     model = keras.Sequential(name="rps")
     # Keras 3: LSTM(output_dim=64, input_dim=1) is gone; the input is (moves, features), any number of moves.
     model.add(keras.Input(shape=(None, 3 if one_hot else 1)))
-    model.add(
-        layers.Masking(mask_value=games.pad_value(one_hot))
-    )  # padding after a shorter game counts nowhere
-    model.add(
-        layers.LSTM(lstm_units[0], return_sequences=True, activation=activation)
-    )  # listing: sigmoid
+    # padding after a shorter game counts nowhere
+    model.add(layers.Masking(mask_value=games.pad_value(one_hot)))
+    # listing: sigmoid
+    model.add(layers.LSTM(lstm_units[0], return_sequences=True, activation=activation))
     model.add(layers.LSTM(lstm_units[1], return_sequences=True, activation=activation))
     model.add(layers.LSTM(lstm_units[2], return_sequences=True, activation=activation))
     model.add(layers.Dense(dense_units[0], activation="relu"))
@@ -283,15 +280,11 @@ def main(argv=None):
     )
     run = runfolder.start("chapter_2_5", cfg, data=runfolder.fingerprint(*map(np.asarray, played)))
     model.summary()
-    callbacks = [
-        tblog.keras_tensorboard(run.logs)
-    ]  # Keras' TensorBoard callback, into the run folder
-    initial_epoch = run.resume(
-        model, callbacks
-    )  # an interrupted run goes on after its last finished epoch
-    callbacks += run.callbacks(
-        samples_per_epoch=sum(len(g) - 1 for g in train)
-    )  # history, resume points
+    callbacks = [tblog.keras_tensorboard(run.logs)]  # Keras' TensorBoard, into the run folder
+    # an interrupted run goes on after its last finished epoch
+    initial_epoch = run.resume(model, callbacks)
+    # history, resume points
+    callbacks += run.callbacks(samples_per_epoch=sum(len(g) - 1 for g in train))
     started = time.perf_counter()
     model.fit(
         batches,
@@ -348,9 +341,8 @@ def main(argv=None):
         print(
             f"  {t + 1:>4} {m:>4}   {p[0]:7.3f} {p[1]:8.3f} {p[2]:11.3f}  {guess} ({rules.MOVE_NAMES[guess]})"
         )
-    logging.getLogger("absl").setLevel(
-        logging.ERROR
-    )  # Keras calls .h5 "legacy" on every save: no news here
+    # Keras calls .h5 "legacy" on every save: no news here
+    logging.getLogger("absl").setLevel(logging.ERROR)
     run.save_model(model, cfg.MODEL_FILE)  # the listing's RPS_model.h5
     run.save_model(model, "model.keras")
 

@@ -44,10 +44,10 @@ from chapter2.data import games  # noqa: E402
 from chapter2.game import baselines  # noqa: E402
 
 HELD_OUT_GAMES = 50  # as Chapter_2_5's default
+# the listing's validation game
 VALIDATION_GAME = (
-    "100101000110221110101002201101101101002201011012222210221011011101"
-    "011122110010101010101"
-)  # the listing's validation game
+    "100101000110221110101002201101101101002201011012222210221011011101011122110010101010101"
+)
 
 
 def listing_model():

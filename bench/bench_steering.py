@@ -133,9 +133,8 @@ def train_variant(script, variant, steps, warmup):
     else:
         half = np.arange(n // 2)  # mirrored copies make up the other half
         ds, total = pipeline.batches(X, Y, half, batch, mirror=True, shuffle=True)
-        model.fit(
-            ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0
-        )  # as the scripts call it
+        # as the scripts call it
+        model.fit(ds, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     samples = batch * steps
     windows = sorted(WINDOW * batch / (b - a) for a, b in zip(timer.marks, timer.marks[1:]))
     rate = samples / timer.wall
@@ -194,9 +193,8 @@ def memory_run(frames, steps):
 
     model = Chapter_2_2.build_model()
     model.compile(optimizer="adam", loss="mean_squared_error")
-    model.predict(
-        np.zeros((2, 120, 160, 3), np.uint8), verbose=0
-    )  # TensorFlow's own start-up memory
+    # TensorFlow's own start-up memory
+    model.predict(np.zeros((2, 120, 160, 3), np.uint8), verbose=0)
     base = current_rss_mb()
     reset_peak_rss()
     tracemalloc.start()

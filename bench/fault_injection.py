@@ -78,9 +78,8 @@ def check_run(run_dir, epochs):
     from chapter2.run import tblog
 
     problems = []
-    expected = list(
-        range(epochs)
-    )  # history.csv and TensorBoard count epochs from 0, metrics.json from 1
+    # history.csv and TensorBoard count epochs from 0, metrics.json from 1
+    expected = list(range(epochs))
     try:
         record = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, ValueError) as err:

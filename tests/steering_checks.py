@@ -24,9 +24,8 @@ def check_run(run_dir, proc, epochs):
         "distance",
     ):
         assert math.isfinite(metrics["metrics"][key]), key
-    assert (
-        metrics["metrics"]["test_mae"] ** 2 <= metrics["metrics"]["test_mse"] + 1e-9
-    )  # MAE^2 <= MSE
+    # MAE^2 <= MSE
+    assert metrics["metrics"]["test_mae"] ** 2 <= metrics["metrics"]["test_mse"] + 1e-9
     assert metrics["metrics"]["distance"] > 0 and metrics["metrics"]["interventions"] >= 0
     assert set(metrics["drive_references"]) == {"no_steering", "ground_truth"}
     assert len(metrics["history"]) == epochs

@@ -133,9 +133,8 @@ def test_a_dense_layer_that_cannot_fit_is_refused_before_anything_is_built(
     weights = 7488 * 256 + 256
     monkeypatch.setattr(memory, "available_memory", lambda: 20 * weights + 100)
     assert checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256) == 7488
-    monkeypatch.setattr(
-        memory, "available_memory", lambda: 20 * weights - 100
-    )  # 80 % of it is usable
+    # 80 % of it is usable
+    monkeypatch.setattr(memory, "available_memory", lambda: 20 * weights - 100)
     with pytest.raises(InputError, match="--dense 256: the Dense layer's 1,917,184 weights"):
         checks.check_network((8, 16, 32), 3, 1, 2, (True, True, True), 256)
 
@@ -178,9 +177,8 @@ def test_warmup_rises_linearly_then_holds():
 def test_batches_mirror_on_the_fly_without_copying_the_set():
     n = 10
     X = np.zeros((n, 120, 160, 3), np.uint8)
-    X[:, :, :8] = (
-        np.arange(n, dtype=np.uint8)[:, None, None, None] + 1
-    )  # a marked left edge per frame
+    # a marked left edge per frame
+    X[:, :, :8] = np.arange(n, dtype=np.uint8)[:, None, None, None] + 1
     Y = np.linspace(-0.9, 0.9, n).astype(np.float32)
     rows = np.array([1, 4, 7, 8])
     ds, total = pipeline.batches(X, Y, rows, 3, mirror=True, shuffle=True, seed=1)

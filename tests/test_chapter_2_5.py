@@ -61,9 +61,8 @@ def test_quick_run_writes_a_model_that_loads_the_figure_and_honest_metrics(quick
     )
     fresh = m["new_simulated_players"]
     assert set(fresh) == set(players.KINDS) | {"all kinds"}
-    assert all(
-        s["moves"] == 2 * 49 for kind, s in fresh.items() if kind != "all kinds"
-    )  # --quick: 2 x 50
+    # --quick: 2 x 50
+    assert all(s["moves"] == 2 * 49 for kind, s in fresh.items() if kind != "all kinds")
     assert fresh["repeat"]["ngram"] > 0.8 and fresh["random"]["ngram"] < 0.6
     assert [row["epoch"] for row in record["history"]] == [1]
     for run in ("train", "validation"):
@@ -136,9 +135,8 @@ def test_play_scripted_through_stdin_scores_and_appends_one_game(quick_run, tmp_
     for n, (model_guess, _, m_total, table_guess, t_right, t_total) in enumerate(reads, start=1):
         table.update(MOVES[rounds[n - 1][1]])
         assert MOVES[table_guess] == table.predict()  # the same table, in the game
-        assert (
-            MOVES[rounds[n][2]] == (MOVES[model_guess] + 1) % 3
-        )  # the model plays what beats its guess
+        # the model plays what beats its guess
+        assert MOVES[rounds[n][2]] == (MOVES[model_guess] + 1) % 3
         right += MOVES[table_guess] == MOVES[rounds[n][1]]
         assert int(t_right) == right and int(m_total) == int(t_total) == n
     m_right = reads[-1][1]  # the model's running count after the last move

@@ -221,9 +221,8 @@ def test_two_cpu_replicas_train_chapter_2_2_like_one_device(tmp_path):
     two = json.loads(finished(same_maths("mirrored", "2")).strip().splitlines()[-1])
     assert (one["replicas"], two["replicas"]) == (1, 2)
     assert two["loss"] == pytest.approx(one["loss"], rel=REL_TOLERANCE)
-    assert (
-        one["loss"][1] < 0.8 * one["loss"][0]
-    )  # it trains: the comparison is not of two still models
+    # it trains: the comparison is not of two still models
+    assert one["loss"][1] < 0.8 * one["loss"][0]
     finished(quick)
     record = metrics(tmp_path / "mirrored")
     assert record["distribute"] == {
@@ -275,9 +274,8 @@ def test_batch_sizes_never_leave_a_replica_empty():
                     assert replicas > 1  # one device takes anything
                     continue
                 assert sum(sizes) == samples  # every sample once, none dropped
-                assert (
-                    sizes[0] % replicas == 0
-                )  # Keras builds the model from an evenly split first batch
+                # Keras builds the model from an evenly split first batch
+                assert sizes[0] % replicas == 0
                 for size in sizes:  # tf.distribute's pieces: ceil(size / replicas) each, none empty
                     piece = -(-size // replicas)
                     assert size - piece * (replicas - 1) > 0, (samples, batch, replicas, sizes)
@@ -461,9 +459,8 @@ def test_a_damaged_record_falls_back_to_the_point_before_it(tmp_path, damage):
     weights_1 = [w.copy() for w in model.get_weights()]
     kept = {f.name: f.read_bytes() for f in (tmp_path / "resume").iterdir()}
     model.layers[-1].kernel.assign(model.layers[-1].kernel + 1.0)
-    points.save(
-        2, good
-    )  # drops point 1: put it back, as a run killed between the two would leave it
+    # drops point 1: put it back, as a run killed between the two would leave it
+    points.save(2, good)
     for name, data in kept.items():
         (tmp_path / "resume" / name).write_bytes(data)
     record = json.loads((tmp_path / "resume" / "epoch-000002.json").read_text())
@@ -624,9 +621,8 @@ def test_predict_takes_any_number_of_samples_on_four_replicas():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert (
-        result["keras5"] != "ok" and result["keras9"] != "ok"
-    )  # Keras alone: 2, 2, 1, 0 and 3, 3, 3, 0
+    # Keras alone: 2, 2, 1, 0 and 3, 3, 3, 0
+    assert result["keras5"] != "ok" and result["keras9"] != "ok"
     for n in (1, 4, 5, 9):
         shape, error = result[f"kit{n}"]
         assert shape == [n, 8, 8, 2] and error < 1e-5

@@ -237,9 +237,8 @@ def test_udacity_folder_with_absolute_windows_paths(tmp_path):
     x, y, info = driving.load_path(write_udacity(tmp_path / "rec"), log=quiet)
     assert x.shape == (24, 120, 160, 3) and x.dtype == np.uint8  # 160x320 frames resized
     assert np.allclose(y, [round(i / 12 - 1, 4) for i in range(24)])
-    assert np.all(
-        np.abs(x[:, 60, 80, 0].astype(int) - 8 * np.arange(24)) <= 2
-    )  # the centre camera, in order
+    # the centre camera, in order
+    assert np.all(np.abs(x[:, 60, 80, 0].astype(int) - 8 * np.arange(24)) <= 2)
     assert info["format"] == "udacity" and info["header"] is False and info["side_cameras"] is False
 
 
@@ -257,9 +256,8 @@ def test_udacity_side_cameras_get_the_steering_correction(tmp_path, monkeypatch)
     c = udacity.SIDE_CORRECTION
     expected = np.stack([steering, steering + c, steering - c], axis=1).reshape(-1)
     assert x.shape == (12, 120, 160, 3) and np.allclose(y, np.clip(expected, -1, 1), atol=1e-4)
-    assert np.all(
-        np.abs(x[:3, 60, 80, 0].astype(int) - [0, 2, 4]) <= 2
-    )  # centre, left, right of row 1
+    # centre, left, right of row 1
+    assert np.all(np.abs(x[:3, 60, 80, 0].astype(int) - [0, 2, 4]) <= 2)
     assert info["side_cameras"] is True and info["side_correction"] == c
 
 

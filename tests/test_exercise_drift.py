@@ -32,10 +32,11 @@ def test_every_table_in_the_exercises_doc_is_read():
 
 def test_drift_reports_changed_figures_but_not_timings():
     documented = exercise_drift.markdown_tables(DOC)[1]
+    # the second table under the heading is not read
     assert list(documented[1]) == [
         "chapter",
         "kernel-5",
-    ]  # the second table under the heading is not read
+    ]
     same = exercise_drift.markdown_tables(DOC.replace("| 1.78 |", "| 9.99 |"))[1]
     assert exercise_drift.drift(documented, same, 0.0) == ([], False)
     moved = exercise_drift.markdown_tables(DOC.replace("0.1581", "0.1600"))[1]

@@ -134,10 +134,11 @@ def test_windows_and_batches_cover_every_real_step_once():
     assert xr.shape == (4, 59, 1) and np.all(xr[w == 0] == -1) and np.all(xr[w == 1] >= 0)
     batches = games.GameBatches(played, batch_size=2, seed=0)
     assert len(batches) == 2
+    # each padded to its own longest
     assert sorted(xb.shape[1] for xb, _ in batches.batches) == [
         11,
         59,
-    ]  # each padded to its own longest
+    ]
     assert sum(yb.sum() for _, yb in batches.batches) == w.sum()
 
 

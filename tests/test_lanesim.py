@@ -220,9 +220,8 @@ def test_long_drives_report_progress_without_flooding(monkeypatch):
     notes = []
     monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 0.0)
     lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
-    assert (
-        notes[0].startswith("drive: 0.5 simulated s") and len(notes) == 10
-    )  # one a step, but the last
+    # one a step, but the last
+    assert notes[0].startswith("drive: 0.5 simulated s") and len(notes) == 10
     monkeypatch.setattr(evaluation, "PROGRESS_EVERY", 1e9)
     notes.clear()
     lanesim.drive(lambda b: np.zeros(1), seconds=0.5, record=False, log=notes.append)
@@ -233,9 +232,8 @@ def test_the_course_has_gaps_shadows_and_sharper_reversing_bends():
     track = lanesim.evaluation_track()
     kappas = [k for _, k in (p[3:5] for p in track.pieces)]
     assert max(abs(k) for k in kappas) > 1 / 1.5  # sharper than the old 1.8 m radius
-    assert any(
-        a * b < 0 for a, b in zip(kappas, kappas[1:])
-    )  # a bend reversing straight into another
+    # a bend reversing straight into another
+    assert any(a * b < 0 for a, b in zip(kappas, kappas[1:]))
     s = np.array([8.0, 11.0, 22.7, 3.0])
     visible = track.lines_visible(s)
     np.testing.assert_array_equal(visible, [[0, 1, 0, 1], [1, 0, 0, 1]])
@@ -280,6 +278,5 @@ def test_rendering_reports_progress_when_asked():
     scenes = lanesim.sample_scenes(48, seed=1)
     lanesim.render_scenes(scenes, seed=1, threads=1, log=notes.append, progress_every=0.0)
     assert [n.split()[1] for n in notes[1:]] == ["16/48", "32/48"]  # not the last chunk: it is done
-    np.testing.assert_array_equal(
-        X, lanesim.make_dataset(40, seed=1)[0]
-    )  # quiet or not, the same frames
+    # quiet or not, the same frames
+    np.testing.assert_array_equal(X, lanesim.make_dataset(40, seed=1)[0])

@@ -47,9 +47,8 @@ def test_ngram_reader_learns_a_periodic_player_within_a_few_periods():
         predicted = baselines.ngram(game, k)
         # Right at every move from the third period on: the table has seen each context.
         assert predicted[2 * len(pattern) :] == game[2 * len(pattern) + 1 :], k
-    assert (
-        baselines.accuracy([baselines.ngram(game, 1)], [game]) < 0.7
-    )  # one move of context is not enough
+    # one move of context is not enough
+    assert baselines.accuracy([baselines.ngram(game, 1)], [game]) < 0.7
     acc, k = baselines.best_ngram([game], k_max=5)
     assert k == 3 and acc > 0.85  # the shortest context that decides it: "1 0" comes before 1 and 2
 
@@ -189,9 +188,8 @@ def test_the_model_plays_what_beats_the_move_it_expects():
     assert set(rates) == set(players.KINDS)
     r = rates["repeat"]  # one repeater: the same result in every round but the first
     assert max(r["win"], r["draw"], r["loss"]) >= 0.96 and r["ngram_read"] == 1.0
-    assert (
-        rates["cycle_up"]["ngram_read"] >= 0.85 and rates["random"]["ngram_read"] < 0.7
-    )  # wrong at first only
+    # wrong at first only
+    assert rates["cycle_up"]["ngram_read"] >= 0.85 and rates["random"]["ngram_read"] < 0.7
 
 
 def test_terminal_reads_words_and_ignores_what_is_not_a_move(tmp_path):

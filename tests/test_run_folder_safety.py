@@ -159,9 +159,8 @@ def test_a_run_leaves_every_file_it_did_not_write_untouched(tmp_path):
     run.save_model(tiny_model(), "model.keras")
     run.finish(dataset={}, metrics={})
     assert all(path.read_bytes() == data for path, data in mine.items())
-    assert sorted(p.name for p in (folder / "resume").iterdir()) == [
-        "my_cv.txt"
-    ]  # the points are gone
+    # the points are gone
+    assert sorted(p.name for p in (folder / "resume").iterdir()) == ["my_cv.txt"]
     assert json.loads((folder / "run.json").read_text())["files"] == ["model.keras"]
 
 
@@ -302,9 +301,8 @@ def test_a_full_disk_is_one_line_and_the_rerun_with_space_resumes(small_disk):
     lines = full.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no space left on the disk while writing")
     assert f"resume with: python Chapter_2_4.py --quick --run-dir {run_dir}" in lines[0]
-    assert (
-        json.loads((run_dir / "run.json").read_text())["made_by"] == "chapter2"
-    )  # nothing half-written
+    # nothing half-written
+    assert json.loads((run_dir / "run.json").read_text())["made_by"] == "chapter2"
     subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)
     again = run_script("Chapter_2_4.py", "--quick", "--run-dir", run_dir)
     assert again.returncode == 0, again.stderr[-2000:]

@@ -76,9 +76,8 @@ def test_folder_name_says_what_changed():
         "S",
     )
     assert name == "S-filters32x16x16-stateful-dropout0.5-seed3-try1"
-    assert (
-        runfolder.folder_name(make_cfg(["--quick"]), "S") == "S-quick"
-    )  # --quick's own values are no change
+    # --quick's own values are no change
+    assert runfolder.folder_name(make_cfg(["--quick"]), "S") == "S-quick"
     assert runfolder.folder_name(make_cfg(["--quick", "--epochs", "3"]), "S") == "S-epochs3-quick"
 
 
@@ -252,6 +251,7 @@ def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
         "--test-digits",
         "128",
     ]
+    # side by side: the same history whatever else runs
     procs = [
         subprocess.Popen(
             [
@@ -268,7 +268,7 @@ def test_deterministic_runs_repeat_bit_for_bit(tmp_path):
             text=True,
         )
         for n in range(2)
-    ]  # side by side: the same history whatever else runs
+    ]
     histories = []
     for n, proc in enumerate(procs):
         _, err = proc.communicate(timeout=300)
@@ -290,8 +290,7 @@ def test_best_model_as_legacy_h5_loads_and_predicts_like_the_model(tmp_path):
     run.release()
     record = json.loads(run.file(".best.h5.json").read_text())
     saved = keras.models.load_model(run.file("best.h5"), compile=False)
-    assert (
-        record["epoch"] == 2
-    )  # the loss fell: the last epoch is the best, the model in memory the saved one
+    # the loss fell: the last epoch is the best, the model in memory the saved one
+    assert record["epoch"] == 2
     np.testing.assert_allclose(saved.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert saved.count_params() == model.count_params() and record["monitor"] == "val_loss"

@@ -73,9 +73,8 @@ def main(argv=None):
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     timer = timing.make_epoch_timer(keras)  # bench
     start = time.perf_counter()  # bench
-    model.fit(
-        X, y, epochs=args.epochs, batch_size=1, verbose=2, callbacks=[timer]
-    )  # bench: the timer
+    # bench: the timer
+    model.fit(X, y, epochs=args.epochs, batch_size=1, verbose=2, callbacks=[timer])
     fit_wall_s = time.perf_counter() - start  # bench
     # summarize performance of the model
     scores = model.evaluate(X, y, verbose=0)

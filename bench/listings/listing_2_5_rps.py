@@ -133,9 +133,8 @@ def validate(model):
     output_validation = np.zeros((len(moves) - 1, 3))
     output_validation[np.arange(len(moves) - 1), moves[1:]] = 1
     output_validation = np.reshape(output_validation, OUTPUT_SHAPE)
-    result = model.evaluate(
-        input_validation, output_validation, verbose=0, return_dict=True
-    )  # Keras 3: metrics_names no longer line up
+    # Keras 3: metrics_names no longer line up
+    result = model.evaluate(input_validation, output_validation, verbose=0, return_dict=True)
     for name, value in result.items():
         print(name, value)
     return result

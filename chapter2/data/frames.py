@@ -41,9 +41,8 @@ def read_image(path, where=None):
             if width * height > MAX_IMAGE_PIXELS:
                 raise InputError(_too_large(path, width, height))
             if img.format == "JPEG":
-                img.draft(
-                    "RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0])
-                )  # decode at a reduced scale: faster
+                # decode at a reduced scale: faster
+                img.draft("RGB", (FRAME_SHAPE[1], FRAME_SHAPE[0]))
             img = _eight_bit(img, path).convert("RGB")
             if img.size != (FRAME_SHAPE[1], FRAME_SHAPE[0]):
                 img = img.resize((FRAME_SHAPE[1], FRAME_SHAPE[0]), Image.BILINEAR)

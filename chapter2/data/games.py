@@ -86,9 +86,8 @@ def check_appendable(path, flag="--data-file"):
         raise InputError(f"{flag} {path}: is a folder; expected a text file of games")
     try:
         if path.exists():
-            parse_games(
-                path.read_bytes(), f"{flag} {path}", notice=None
-            )  # never append to what is not games
+            # never append to what is not games
+            parse_games(path.read_bytes(), f"{flag} {path}", notice=None)
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
         elif not path.parent.is_dir():
             raise InputError(f"{flag} {path}: its folder does not exist")

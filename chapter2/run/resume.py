@@ -106,9 +106,8 @@ class ResumePoints:
         name = f"epoch-{epoch:06d}"
         prefix = self.folder / f"{name}.ckpt"
         if self.weights_epoch != epoch or not _written(prefix):
-            _checkpoint(self.model).write(
-                str(prefix)
-            )  # TensorFlow writes each file whole, then renames it
+            # TensorFlow writes each file whole, then renames it
+            _checkpoint(self.model).write(str(prefix))
             self.weights_epoch = epoch
         write_json(
             self.folder / f"{name}.json",
@@ -346,9 +345,8 @@ class BestModel(keras.callbacks.Callback):
         self.best, self.best_epoch = float(value), epoch + 1
         model = self.saved_model if self.saved_model is not None else self.model
         with atomic_path(self.path) as tmp:
-            network_only(model).save(
-                str(tmp)
-            )  # a few milliseconds to build: no copy of the weights
+            # a few milliseconds to build: no copy of the weights
+            network_only(model).save(str(tmp))
         write_json(
             sidecar(self.path),
             {"best": self.best, "epoch": self.best_epoch, "monitor": self.monitor},

@@ -311,9 +311,8 @@ def start(script, cfg, *, data=None):
     the run writes and how to watch it. `data`: the fingerprint of the data
     the run trains on (``fingerprint(...)``); a resumed run must train on the same."""
     plots.configure(show=getattr(cfg, "show", False))
-    worker_dir = (
-        distribute.worker_run_dir()
-    )  # a multi-worker run: only the chief writes under runs/
+    # a multi-worker run: only the chief writes under runs/
+    worker_dir = distribute.worker_run_dir()
     if worker_dir is not None:
         path = Path(worker_dir)
     elif cfg.run_dir is not None:
