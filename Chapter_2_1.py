@@ -169,7 +169,9 @@ def main(argv=None):
         autoencoder.compile(
             optimizer=make_optimizer(cfg.OPTIMIZER, cfg.LEARNING_RATE),
             loss="binary_crossentropy",
-            steps_per_execution=steps_per_execution,  # not in the listing: same steps, less Python
+            # Not in the listing: the same steps, fewer trips through Python. One replica only:
+            # with several, Keras' multi-step loop fails ("You must feed a value for placeholder").
+            steps_per_execution=steps_per_execution if strategy.num_replicas_in_sync == 1 else 1,
         )
 
     # --- Data: digits scaled to [0, 1], shape (N, 28, 28, 1); labels unused.

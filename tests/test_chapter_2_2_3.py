@@ -177,8 +177,9 @@ def test_warmup_rises_linearly_then_holds():
 def test_batches_mirror_on_the_fly_without_copying_the_set():
     n = 10
     X = np.zeros((n, 120, 160, 3), np.uint8)
-    # a marked left edge per frame
+    # a marked left edge per frame, each channel its own value (a mirror keeps a pixel's colour)
     X[:, :, :8] = np.arange(n, dtype=np.uint8)[:, None, None, None] + 1
+    X[:, :, :8] += np.array([0, 20, 40], np.uint8)
     Y = np.linspace(-0.9, 0.9, n).astype(np.float32)
     rows = np.array([1, 4, 7, 8])
     ds, total = pipeline.batches(X, Y, rows, 3, mirror=True, shuffle=True, seed=1)
@@ -187,8 +188,9 @@ def test_batches_mirror_on_the_fly_without_copying_the_set():
     for xb, yb in ds.as_numpy_iterator():
         for x, y in zip(xb, yb):
             flipped = x[0, :8].max() == 0
-            frame = int((x[0, -8:] if flipped else x[0, :8]).max()) - 1
+            frame = int((x[0, -8:, 0] if flipped else x[0, :8, 0]).max()) - 1
             assert y == pytest.approx(-Y[frame] if flipped else Y[frame])
+            assert np.array_equal(x, X[frame][:, ::-1] if flipped else X[frame])
             seen.append((frame, bool(flipped)))
     assert sorted(seen) == sorted((r, f) for r in rows.tolist() for f in (False, True))
     plain, _ = pipeline.batches(X, Y, rows, 3)

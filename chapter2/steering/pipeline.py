@@ -25,8 +25,10 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
         order = np.argsort(picked)  # reading frames in memory order is faster
         x = X[picked[order]]
         y = Y[picked[order]].astype(np.float32)
-        flip = positions[order] >= n
-        x[flip] = x[flip, :, ::-1]
+        flip = np.flatnonzero(positions[order] >= n)
+        # A pixel's channels as one 3-byte item, so that the mirror copies whole pixels.
+        pixels = x.view(np.dtype((np.void, x.shape[-1]))).reshape(x.shape[:-1])
+        pixels[flip] = pixels[flip, :, ::-1]
         y[flip] = -y[flip]
         return x, y
 
@@ -40,9 +42,7 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
     if shuffle:
         ds = ds.shuffle(total, seed=seed, reshuffle_each_iteration=True)
     options = tf.data.Options()
-    options.autotune.enabled = (
-        False  # a fixed pipeline: tf.data's tuning made epochs uneven on small CPUs
-    )
+    options.autotune.enabled = False  # a fixed pipeline: tf.data's tuning made epochs uneven
     # Batches of batch_size, the last one merged or made so that each of `replicas` gets a share.
     return distribute.cut(ds, total, batch_size, replicas).map(fetch).prefetch(2).with_options(
         options
