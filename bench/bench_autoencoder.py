@@ -10,9 +10,12 @@ Python process, because TensorFlow reads its kernel choice once, at import:
   script      what Chapter_2_1.py runs: the kit's device settings
               (chapter2.run.device.prepare: oneDNN kernels) and model.fit on
               distribute.dataset's batches, as the script (a tf.data pipeline of the arrays,
-              reshuffled every epoch, with tf.data's autotuning off)
+              reshuffled every epoch, with tf.data's autotuning off), compiled with
+              the script's steps_per_execution
   script-xla  the same with the training step XLA-compiled
               (model.compile(..., jit_compile=True))
+  script-1step  the same as script with steps_per_execution=1: back to
+              Python after every step, as the listing's fit
   keras-arrays  the kit's settings and model.fit on the numpy arrays
               themselves (Keras' own pipeline, tf.data autotuning on)
   tf-default  keras-arrays without the kit's device settings: what a plain
@@ -43,7 +46,7 @@ from pathlib import Path
 from childproc import measure_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("script", "script-xla", "keras-arrays", "tf-default", "tensors", "step")
+VARIANTS = ("script", "script-xla", "script-1step", "keras-arrays", "tf-default", "tensors", "step")
 
 
 def cpu_seconds():
@@ -90,7 +93,7 @@ def measure(variant, samples, epochs):
         optimizer=ch.make_optimizer(),
         loss="binary_crossentropy",
         jit_compile=variant == "script-xla",
-        steps_per_execution=ch.steps_per_execution if variant.startswith("script") else 1,
+        steps_per_execution=ch.steps_per_execution if variant in ("script", "script-xla") else 1,
     )
     walls, cpus = [], []
 
@@ -103,7 +106,7 @@ def measure(variant, samples, epochs):
             cpus.append(cpu_seconds() - self.c0)
 
     batch = ch.BATCH_SIZE
-    if variant in ("script", "script-xla"):
+    if variant.startswith("script"):
         model.fit(
             distribute.dataset(tf.distribute.get_strategy(), x, x, batch_size=batch, shuffle=True),
             epochs=epochs,
