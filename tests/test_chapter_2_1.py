@@ -14,7 +14,7 @@ from conftest import error_line, finished_quick_run, run_script, script_env
 from PIL import Image
 
 import Chapter_2_1 as ch
-from chapter2.run import flags, tblog
+from chapter2.run import distribute, flags, tblog
 from chapter2.standins import digits
 
 CHAPTER_LAYERS = [  # (layer type, output shape) of the printed listing
@@ -82,6 +82,32 @@ def test_chapter_optimizer_learns_where_keras3_default_does_not():
     assert after < 0.6 * before
     before_default, after_default = results[0.001]
     assert after_default > 0.95 * before_default
+
+
+def test_steps_per_execution_takes_the_same_steps():
+    """The script's compile(steps_per_execution=...) runs several steps per call into
+    TensorFlow; the batches, their order and so the losses are those of one step per call."""
+    import tensorflow as tf
+
+    (x, _), (xt, _) = digits.synthetic_mnist(seed=4, n_train=5 * 128 + 40, n_test=128)
+    x, xt = ch.to_images(x), ch.to_images(xt)
+    histories = {}
+    for steps in (1, ch.steps_per_execution):
+        keras.utils.set_random_seed(0)
+        model = ch.build_model()
+        model.compile(
+            optimizer=ch.make_optimizer(),
+            loss="binary_crossentropy",
+            steps_per_execution=steps,
+        )
+        strategy = tf.distribute.get_strategy()
+        train = distribute.dataset(strategy, x, x, batch_size=128, shuffle=True, seed=3)
+        fitted = model.fit(
+            train, epochs=2, validation_data=(xt, xt), shuffle=False, verbose=0
+        ).history
+        histories[steps] = fitted["loss"] + fitted["val_loss"]
+    assert ch.steps_per_execution > 1
+    assert histories[ch.steps_per_execution] == pytest.approx(histories[1], rel=1e-6)
 
 
 @pytest.fixture(scope="module")
