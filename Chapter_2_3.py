@@ -125,7 +125,7 @@ def build_model(
     x = layers.Activation("linear")(x)
     x = layers.Dropout(dropout)(x)
     angle_out = layers.Dense(1, name="angle_out")(x)
-    # inputs=, not input=
+    # The listing's Model(input=..., output=...) is rejected: inputs/outputs now.
     return keras.Model(inputs=img_in, outputs=angle_out, name="pilotnet_less_pooling")
 
 
