@@ -190,7 +190,7 @@ with strategy.scope():
     model = ch.build_model(dropout=0.0)
     model.compile(optimizer="adam", loss="mean_squared_error")
 batches, _ = pipeline.batches(X, Y, np.arange(64), 32, mirror=True, shuffle=False)
-history = distribute.fit(strategy, model, batches, epochs=2, verbose=0)
+history = model.fit(batches, epochs=2, verbose=0)  # as the scripts call it
 print(json.dumps({"loss": history.history["loss"], "replicas": strategy.num_replicas_in_sync}))
 """
 

@@ -4,7 +4,10 @@
     with strategy.scope():
         model = build_model(...)
         model.compile(...)
-    distribute.fit(strategy, model, x, y, batch_size=..., epochs=..., callbacks=...)   # model.fit's arguments
+    if distribute.is_multiworker(strategy):   # Keras' fit fails there (below)
+        distribute.fit(strategy, model, train, epochs=..., callbacks=...)   # model.fit's arguments
+    else:
+        model.fit(train, epochs=..., callbacks=...)
     run.finish(..., distribute=distribute.describe(strategy))
 
 --distribute none         one device: the GPU if TensorFlow finds one, else the CPU (the default)
@@ -500,27 +503,16 @@ def fit(
     verbose="auto",
     seed=0,
 ):
-    """model.fit(...) under `strategy`; for MultiWorkerMirroredStrategy, the loop described above.
+    """model.fit(...)'s stand-in under MultiWorkerMirroredStrategy, where Keras'
+    own fails: the loop described above. Under any other strategy the scripts
+    call model.fit itself.
 
     x is numpy arrays (with y) or a tf.data.Dataset of (x, y) batches of the
     global batch size; validation_data a tuple (x_val, y_val) or such a dataset.
     Returns the History callback, as model.fit does.
     """
     if not is_multiworker(strategy):
-        replicas = strategy.num_replicas_in_sync
-        train = _as_dataset(x, y, batch_size, shuffle, seed, replicas)
-        if validation_data is not None:
-            validation_data = _as_dataset(validation_data, None, batch_size, False, seed, replicas)
-        with strategy.scope():
-            return model.fit(
-                train,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                shuffle=False,  # train shuffles
-                validation_data=validation_data,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
+        raise ValueError("distribute.fit is for multi-worker runs; call model.fit otherwise")
     return _Loop(strategy, model).fit(
         x,
         y,
