@@ -26,7 +26,7 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
         x = X[picked[order]]
         y = Y[picked[order]].astype(np.float32)
         flip = np.flatnonzero(positions[order] >= n)
-        # A pixel's channels as one 3-byte item, so that the mirror copies whole pixels.
+        # Each pixel's channel bytes as one item, so that the mirror copies whole pixels.
         pixels = x.view(np.dtype((np.void, x.shape[-1]))).reshape(x.shape[:-1])
         pixels[flip] = pixels[flip, :, ::-1]
         y[flip] = -y[flip]
