@@ -513,18 +513,42 @@ def fit(
     """
     if not is_multiworker(strategy):
         raise ValueError("distribute.fit is for multi-worker runs; call model.fit otherwise")
-    return _Loop(strategy, model).fit(
-        x,
-        y,
-        batch_size,
-        epochs,
-        initial_epoch,
-        shuffle,
-        validation_data,
+    import keras
+
+    loop = _Loop(strategy, model)
+    train = loop.distributed(x, y, batch_size, shuffle, seed)
+    val = None
+    if validation_data is not None:
+        val = loop.distributed(validation_data, None, batch_size, False, seed)
+    callback_list = keras.callbacks.CallbackList(
         callbacks,
-        verbose,
-        seed,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=2 if verbose == "auto" else verbose,
+        epochs=epochs,
+        steps=None,
     )
+    model.stop_training = False
+    logs = {}
+    with strategy.scope():
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            loss_sum = count = 0.0
+            for step, batch in enumerate(train):
+                callback_list.on_train_batch_begin(step)
+                t, n = loop.train_step(batch)
+                loss_sum, count = loss_sum + float(t), count + float(n)
+                callback_list.on_train_batch_end(step, {"loss": loss_sum / max(count, 1.0)})
+            logs = {"loss": loss_sum / max(count, 1.0)}
+            if val is not None:
+                logs["val_loss"] = loop.mean_loss(val)
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        callback_list.on_train_end(logs)
+    return model.history
 
 
 def evaluate(strategy, model, x, y=None, *, batch_size=None):
@@ -721,7 +745,8 @@ def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
 
 
 class _Loop:
-    """Training and loss evaluation through strategy.run, for MultiWorkerMirroredStrategy."""
+    """The training and loss steps through strategy.run, for MultiWorkerMirroredStrategy:
+    fit's loop and evaluate run them."""
 
     def __init__(self, strategy, model):
         import tensorflow as tf
@@ -768,58 +793,6 @@ class _Loop:
             t, n = self.test_step(batch)
             loss_sum, count = loss_sum + float(t), count + float(n)
         return loss_sum / max(count, 1.0)
-
-    def fit(
-        self,
-        x,
-        y,
-        batch_size,
-        epochs,
-        initial_epoch,
-        shuffle,
-        validation_data,
-        callbacks,
-        verbose,
-        seed,
-    ):
-        import keras
-
-        model = self.model
-        train = self.distributed(x, y, batch_size, shuffle, seed)
-        val = (
-            None
-            if validation_data is None
-            else self.distributed(validation_data, None, batch_size, False, seed)
-        )
-        callback_list = keras.callbacks.CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=model,
-            verbose=2 if verbose == "auto" else verbose,
-            epochs=epochs,
-            steps=None,
-        )
-        model.stop_training = False
-        logs = {}
-        with self.strategy.scope():
-            callback_list.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                callback_list.on_epoch_begin(epoch)
-                loss_sum = count = 0.0
-                for step, batch in enumerate(train):
-                    callback_list.on_train_batch_begin(step)
-                    t, n = self.train_step(batch)
-                    loss_sum, count = loss_sum + float(t), count + float(n)
-                    callback_list.on_train_batch_end(step, {"loss": loss_sum / max(count, 1.0)})
-                logs = {"loss": loss_sum / max(count, 1.0)}
-                if val is not None:
-                    logs["val_loss"] = self.mean_loss(val)
-                callback_list.on_epoch_end(epoch, logs)
-                if model.stop_training:
-                    break
-            callback_list.on_train_end(logs)
-        return model.history
 
 
 def workers(strategy):
