@@ -1,67 +1,95 @@
-"""Training on several devices or machines: --distribute and --cpu-replicas.
+"""Training on several devices or machines: --distribute, --cpu-replicas, --worker-timeout.
 
     strategy = distribute.strategy(cfg)       # before anything else touches TensorFlow's devices
     with strategy.scope():
-        model = build_model(...)
-        model.compile(...)
+        model = build_model(...); model.compile(...)
     if distribute.is_multiworker(strategy):   # Keras' fit fails there (below)
-        distribute.fit(strategy, model, train, epochs=..., callbacks=...)   # model.fit's arguments
+        distribute.fit(strategy, model, train, epochs=..., callbacks=...)
     else:
         model.fit(train, epochs=..., callbacks=...)
-    run.finish(..., distribute=distribute.describe(strategy))
 
---distribute none         one device: the GPU if TensorFlow finds one, else the CPU (the default)
---distribute mirrored     tf.distribute.MirroredStrategy over every visible GPU (or, with no GPU,
-                          the CPU); each batch of BATCH_SIZE (the global batch) is split evenly
-                          across the replicas and their gradients summed, so an epoch takes the
-                          same optimizer steps as on one device
---cpu-replicas N          split the CPU into N logical devices (tf.config.set_logical_device_configuration)
-                          so that mirrored training runs N replicas on a machine without GPUs:
-                          the way to try multi-device training, and to test it, on a laptop;
-                          at most two per core and 16, and a divisor of the batch size
---distribute multiworker  tf.distribute.MultiWorkerMirroredStrategy across machines, configured
-                          by the standard TF_CONFIG variable (one process per machine; without
-                          TF_CONFIG, one local worker); the global batch is split across all
-                          workers' replicas
---worker-timeout SECONDS  how long a worker waits for the others before it gives up (exit 2;
-                          137 if one died while TensorFlow's start-up waited for it)
+none: one device (a GPU if TensorFlow finds one). mirrored: MirroredStrategy over
+every GPU, or over --cpu-replicas logical CPU devices on a machine without one;
+BATCH_SIZE is the global batch, split evenly across the replicas. multiworker:
+MultiWorkerMirroredStrategy across the machines of TF_CONFIG. A multi-worker run
+waits a bounded time for its workers, ends in one line (exit status 3) when one
+is lost, and resumes every worker from the chief's resume point; only the chief
+writes the run folder.
 
-A multi-worker run waits a bounded time for its workers (wait_for_workers),
-ends in one line with exit status 3 when one is lost at any moment
-(lost_worker, which flags.run asks of every uncaught error), and resumes
-from the chief's resume point on every worker (same_point_everywhere,
-called by resume.ResumePoints.restore).
-
-Under multiworker, Keras 3.15's model.fit and model.evaluate fail on
-TensorFlow 2.21 as soon as there are two workers ("ValueError: Attempt to
-convert a value (PerReplica:{...}) with an unsupported type", Keras issue
-20585), while predict, calling the model and saving work. fit() here
-therefore trains multiworker runs with its own loop: strategy.run of a step
-made of the model's forward pass, model.compute_loss, tf.GradientTape and
-the model's Keras optimizer (which all-reduces the gradients), over
-strategy.experimental_distribute_dataset, calling the Keras callbacks as
-model.fit does. History has loss and val_loss (the compiled loss); compiled
-metrics are not computed on that path.
-
-Every worker runs the same script with the same flags; only the chief
-(is_chief()) should write the run folder, the others a throwaway folder.
-Importing this module does no work.
+Under multiworker, Keras 3.15's fit and evaluate fail on TensorFlow 2.21 once
+there are two workers ("Attempt to convert a value (PerReplica...)", Keras issue
+20585), so fit() and evaluate() here run their own loop: strategy.run of the
+forward pass, model.compute_loss and the model's optimizer, calling the Keras
+callbacks as fit does (loss and val_loss only). Importing this module does no work.
 """
 
+import argparse
+import atexit
 import contextlib
 import itertools
 import json
 import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 from chapter2.run.errors import InputError
 
 CHOICES = ("none", "mirrored", "multiworker")
 WORKER_TIMEOUT = 120.0  # seconds a worker waits for the others by default (--worker-timeout)
-MAX_CPU_REPLICAS = (
-    16  # --cpu-replicas: logical devices share the same cores; more only adds overhead
-)
+# --cpu-replicas: logical devices share the same cores; more only adds overhead
+MAX_CPU_REPLICAS = 16
+LOST_WORKER = 3  # exit status of a worker whose peers stopped answering during the run
+
+
+# --- flags and TF_CONFIG ---------------------------------------------------------
+
+
+def add_flags(parser):
+    """--distribute, --cpu-replicas and --worker-timeout on an argparse parser."""
+    parser.add_argument(
+        "--distribute",
+        choices=CHOICES,
+        default="none",
+        help="none: one device; mirrored: every GPU of this machine (or --cpu-replicas "
+        "CPU devices); multiworker: the machines named in TF_CONFIG",
+    )
+    parser.add_argument(
+        "--cpu-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --distribute mirrored: split the CPU into N logical devices (at most two "
+        f"per CPU core and at most {MAX_CPU_REPLICAS}; the batch size must be a multiple of N)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=_seconds,
+        default=WORKER_TIMEOUT,
+        metavar="SECONDS",
+        help="with --distribute multiworker: how long to wait for the other workers named in "
+        f"TF_CONFIG before giving up (exit status 2) [default: {WORKER_TIMEOUT:g}]",
+    )
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--worker-timeout expects seconds, got {text!r}"
+        ) from None
+    if not 1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"--worker-timeout must be from 1 to 86400 seconds, got {text}"
+        )
+    return value
 
 
 def settings(cfg):
@@ -94,9 +122,7 @@ def settings(cfg):
 
 
 def max_cpu_replicas():
-    """The most logical CPU devices --cpu-replicas may ask for here: two per
-    core (they share the cores, so more only adds overhead), at most
-    MAX_CPU_REPLICAS."""
+    """The most logical CPU devices --cpu-replicas may ask for here: two per core."""
     return max(1, min(MAX_CPU_REPLICAS, 2 * (os.cpu_count() or 1)))
 
 
@@ -111,8 +137,7 @@ def require_single_device(cfg, why):
 
 def tf_config(environ=None):
     """The parsed TF_CONFIG ({} when unset), checked for the parts MultiWorkerMirroredStrategy reads."""
-    environ = os.environ if environ is None else environ
-    text = environ.get("TF_CONFIG", "").strip()
+    text = (os.environ if environ is None else environ).get("TF_CONFIG", "").strip()
     if not text:
         return {}
     try:
@@ -143,12 +168,11 @@ def tf_config(environ=None):
             "addresses (i counts from 0)"
         )
     seen = set()
-    for addresses in cluster.values():
-        for address in addresses:
-            host, port = split_address(address)  # "notaport": one line, not a gRPC error later
-            if (host.lower(), port) in seen:
-                raise InputError(f"TF_CONFIG: the address {address} appears twice in the cluster")
-            seen.add((host.lower(), port))
+    for address in itertools.chain(*cluster.values()):
+        host, port = split_address(address)  # "notaport": one line, not a gRPC error later
+        if (host.lower(), port) in seen:
+            raise InputError(f"TF_CONFIG: the address {address} appears twice in the cluster")
+        seen.add((host.lower(), port))
     return config
 
 
@@ -177,27 +201,34 @@ def is_chief(environ=None):
     if not config:
         return True
     task = config["task"]
-    if task["type"] == "chief":
-        return True
-    return task["type"] == "worker" and task["index"] == 0 and "chief" not in config["cluster"]
+    return task["type"] == "chief" or (
+        task["type"] == "worker" and task["index"] == 0 and "chief" not in config["cluster"]
+    )
 
 
-def split_cpu(replicas):
-    """Make the CPU appear as `replicas` logical devices; before TensorFlow's runtime starts."""
-    import tensorflow as tf
+def worker_run_dir(environ=None):
+    """None on the chief; on any other worker a fresh temporary folder for its
+    copy of the run, removed when the process ends."""
+    if is_chief(environ):
+        return None
+    task = tf_config(environ)["task"]
+    path = tempfile.mkdtemp(prefix=f"chapter2-{task['type']}{task['index']}-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
-    current = tf.config.get_logical_device_configuration(cpu)
-    if current is not None and len(current) == replicas:
-        return
-    try:
-        tf.config.set_logical_device_configuration(cpu, wanted)
-    except RuntimeError:
-        raise InputError(
-            f"--cpu-replicas {replicas}: TensorFlow's devices were already set up in this "
-            f"process ({len(current or [cpu])} CPU device(s)); the split must come first"
-        ) from None
+
+def _peers(config):
+    """The addresses of every task in TF_CONFIG but this process's own."""
+    task = config["task"]
+    return [
+        address
+        for job, addresses in config["cluster"].items()
+        for i, address in enumerate(addresses)
+        if (job, i) != (task["type"], task["index"])
+    ]
+
+
+# --- the strategy ------------------------------------------------------------------
 
 
 def strategy(cfg):
@@ -214,71 +245,104 @@ def strategy(cfg):
             split_cpu(replicas)
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         else:
-            devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
-                tf.config.list_logical_devices("CPU")[0].name
-            ]
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+            devices = devices or [tf.config.list_logical_devices("CPU")[0].name]
         return tf.distribute.MirroredStrategy(devices=devices)
     config = tf_config()
     if not config:
         return tf.distribute.MultiWorkerMirroredStrategy()  # one local worker: nothing to wait for
     timeout = float(getattr(cfg, "worker_timeout", None) or WORKER_TIMEOUT)
     wait_for_workers(config, timeout)
-    # TensorFlow's own start-up waits for every worker again, without a time
-    # limit and deaf to signals: a watchdog thread bounds it.
+    # TensorFlow's own start-up waits for every worker again, with no time limit
+    # and deaf to signals: a watchdog bounds it.
+    peers = ", ".join(_peers(config))
     with _Watchdog(
-        timeout,
-        f"the workers at {', '.join(_peers(config))} answered, then did not join "
-        "the run (TF_CONFIG)",
+        timeout, f"the workers at {peers} answered, then did not join the run (TF_CONFIG)"
     ):
         made = tf.distribute.MultiWorkerMirroredStrategy()
-    _signals_end_training()
+    # The multi-worker runtime takes SIGTERM for itself (it notes it and goes on):
+    # give it back to Python, where it stops the run as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     return made
+
+
+def split_cpu(replicas):
+    """Make the CPU appear as `replicas` logical devices; before TensorFlow's runtime starts."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == replicas:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+        )
+    except RuntimeError:
+        raise InputError(
+            f"--cpu-replicas {replicas}: TensorFlow's devices were already set up in this "
+            f"process ({len(current or [cpu])} CPU device(s)); the split must come first"
+        ) from None
+
+
+def is_multiworker(strategy):
+    """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() below trains instead."""
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def workers(strategy):
+    """How many worker processes train together under `strategy` (1 unless multi-worker)."""
+    if not is_multiworker(strategy):
+        return 1
+    cluster = tf_config().get("cluster", {})
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+
+def describe(strategy):
+    """{"strategy": none|mirrored|multiworker, "replicas", "workers", "chief"} for metrics.json."""
+    import tensorflow as tf
+
+    name = "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else "none"
+    return {
+        "strategy": "multiworker" if is_multiworker(strategy) else name,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "workers": workers(strategy),
+        "chief": is_chief(),
+    }
+
+
+# --- waiting for the workers, and losing one ------------------------------------------
 
 
 class WorkersMissing(InputError):
     """Some workers named in TF_CONFIG did not answer in time (exit status 2)."""
 
 
-def _peers(config):
-    """The addresses of every task in TF_CONFIG but this process's own."""
-    task = config["task"]
-    return [
-        address
-        for job, addresses in config["cluster"].items()
-        for i, address in enumerate(addresses)
-        if (job, i) != (task["type"], task["index"])
-    ]
-
-
 def wait_for_workers(config, timeout, *, log=print, poll=0.2):
     """Wait until every other worker of TF_CONFIG accepts a connection, at
     most `timeout` seconds; WorkersMissing naming those that did not.
 
-    Until then this process holds its own port with a plain listening
-    socket (so the others see it is there, and a port another program
-    holds is reported at once); it lets go of it just before TensorFlow
-    starts its server there. Ctrl-C and SIGTERM end the wait at any moment."""
-    import signal
-    import socket
-    import time
-
+    Meanwhile this process holds its own port with a plain listening socket
+    (so the others see it is there, and a port another program holds is
+    reported at once), and lets go just before TensorFlow starts its server
+    there. Ctrl-C and SIGTERM end the wait at any moment."""
     task = config["task"]
     mine = config["cluster"][task["type"]][task["index"]]
     port = split_address(mine)[1]
     try:
-        held = (
-            socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
-            if socket.has_dualstack_ipv6()
-            else socket.create_server(("", port))
-        )
+        if socket.has_dualstack_ipv6():
+            held = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
+        else:
+            held = socket.create_server(("", port))
     except OSError as err:
         raise InputError(
             f"TF_CONFIG: this worker's address {mine}: cannot listen on port {port} "
             f"({os.strerror(err.errno) if err.errno else err}); is another program using it?"
         ) from None
     waiting = _peers(config)
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         log(
             f"waiting up to {timeout:g} s for workers at {', '.join(waiting)} "
@@ -287,20 +351,16 @@ def wait_for_workers(config, timeout, *, log=print, poll=0.2):
         )
         deadline = time.monotonic() + timeout
         while waiting:
-            waiting = [
-                a
-                for a in waiting
-                if not _answers(a, min(1.0, max(0.05, deadline - time.monotonic())))
-            ]
-            if not waiting:
-                break
-            if time.monotonic() >= deadline:
+            seconds = min(1.0, max(0.05, deadline - time.monotonic()))
+            waiting = [a for a in waiting if not _answers(a, seconds)]
+            if waiting and time.monotonic() >= deadline:
                 raise WorkersMissing(
                     f"no answer in {timeout:g} s from the worker(s) at {', '.join(waiting)} "
                     "named in TF_CONFIG; start the same command there with their task "
                     "index, or raise --worker-timeout"
                 )
-            time.sleep(poll)
+            if waiting:
+                time.sleep(poll)
     finally:
         signal.signal(signal.SIGTERM, previous)
         held.close()
@@ -308,11 +368,8 @@ def wait_for_workers(config, timeout, *, log=print, poll=0.2):
 
 def _answers(address, seconds):
     """Whether something accepts a TCP connection at `address` within `seconds`."""
-    import socket
-
-    host, port = split_address(address)
     try:
-        with socket.create_connection((host, port), timeout=seconds):
+        with socket.create_connection(split_address(address), timeout=seconds):
             return True
     except OSError:
         return False
@@ -322,25 +379,13 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _signals_end_training():
-    """TensorFlow's multi-worker runtime takes SIGTERM for itself (it notes
-    the signal and goes on); give it back to Python, where it stops the run
-    as Ctrl-C does."""
-    import signal
-
-    signal.signal(signal.SIGTERM, _interrupt)
-
-
 class _Watchdog:
-    """Ends the process in one line if the block takes longer than `timeout`
-    seconds, or on Ctrl-C or SIGTERM. TensorFlow's multi-worker start-up
-    holds Python's interpreter lock while it waits for the other workers, so
-    no Python code of this process (a signal handler, another thread) can
-    run until it returns: the watch is a small separate process. It reads
-    the signal numbers this process's C-level handlers write to a pipe
-    (signal.set_wakeup_fd) and "done" when the block ends; on a signal or
-    the timeout it prints the line on the console and kills this process
-    (exit status 137, as the shell reports SIGKILL)."""
+    """Ends the process in one line (exit status 137) if the block takes longer
+    than `timeout` seconds, or on Ctrl-C or SIGTERM. TensorFlow's multi-worker
+    start-up holds Python's interpreter lock while it waits, so no signal
+    handler or thread of this process can run: the watch is a small separate
+    process, reading the signal numbers that this process's C-level handlers
+    write to a pipe (signal.set_wakeup_fd), and "done" when the block ends."""
 
     WATCH = (
         "import os, select, signal, sys\n"
@@ -360,10 +405,6 @@ class _Watchdog:
         self.timeout, self.what = timeout, what
 
     def __enter__(self):
-        import signal
-        import subprocess
-        import threading
-
         from chapter2.run import console
 
         self._watch = None
@@ -384,8 +425,6 @@ class _Watchdog:
         return self
 
     def __exit__(self, *exc):
-        import signal
-
         if self._watch is None:
             return False
         signal.set_wakeup_fd(self._old_fd)
@@ -399,181 +438,10 @@ class _Watchdog:
         return False
 
 
-def describe(strategy):
-    """{"strategy": none|mirrored|multiworker, "replicas", "workers", "chief"} for metrics.json."""
-    import tensorflow as tf
-
-    name, workers = "none", 1
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        cluster = tf_config().get("cluster", {})
-        name, workers = (
-            "multiworker",
-            max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", []))),
-        )
-    elif isinstance(strategy, tf.distribute.MirroredStrategy):
-        name = "mirrored"
-    return {
-        "strategy": name,
-        "replicas": int(strategy.num_replicas_in_sync),
-        "workers": workers,
-        "chief": is_chief(),
-    }
-
-
-def add_flags(parser):
-    """--distribute and --cpu-replicas on an argparse parser (dest: distribute, cpu_replicas)."""
-    parser.add_argument(
-        "--distribute",
-        choices=CHOICES,
-        default="none",
-        help="none: one device; mirrored: every GPU of this machine (or --cpu-replicas "
-        "CPU devices); multiworker: the machines named in TF_CONFIG",
-    )
-    parser.add_argument(
-        "--cpu-replicas",
-        type=int,
-        default=1,
-        metavar="N",
-        help="with --distribute mirrored: split the CPU into N logical devices "
-        "(at most two per CPU core and at most "
-        f"{MAX_CPU_REPLICAS}; the batch size must be a multiple of N)",
-    )
-    parser.add_argument(
-        "--worker-timeout",
-        type=_seconds,
-        default=WORKER_TIMEOUT,
-        metavar="SECONDS",
-        help="with --distribute multiworker: how long to wait for the other workers "
-        "named in TF_CONFIG before giving up (exit status 2) "
-        f"[default: {WORKER_TIMEOUT:g}]",
-    )
-
-
-def _seconds(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--worker-timeout expects seconds, got {text!r}"
-        ) from None
-    if not 1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(
-            f"--worker-timeout must be from 1 to 86400 seconds, got {text}"
-        )
-    return value
-
-
-def worker_run_dir(environ=None):
-    """None on the chief; on any other worker a fresh temporary folder for its
-    copy of the run (removed when the process ends), so that workers write
-    nothing where the chief writes."""
-    if is_chief(environ):
-        return None
-    import atexit
-    import shutil
-    import tempfile
-
-    task = tf_config(environ)["task"]
-    path = tempfile.mkdtemp(prefix=f"chapter2-{task['type']}{task['index']}-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
-
-
-def is_multiworker(strategy):
-    """True under MultiWorkerMirroredStrategy, where Keras' fit fails and fit() below trains instead."""
-    import tensorflow as tf
-
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def fit(
-    strategy,
-    model,
-    x=None,
-    y=None,
-    *,
-    batch_size=None,
-    epochs=1,
-    initial_epoch=0,
-    shuffle=True,
-    validation_data=None,
-    callbacks=None,
-    verbose="auto",
-    seed=0,
-):
-    """model.fit(...)'s stand-in under MultiWorkerMirroredStrategy, where Keras'
-    own fails: the loop described above. Under any other strategy the scripts
-    call model.fit itself.
-
-    x is numpy arrays (with y) or a tf.data.Dataset of (x, y) batches of the
-    global batch size; validation_data a tuple (x_val, y_val) or such a dataset.
-    Returns the History callback, as model.fit does.
-    """
-    if not is_multiworker(strategy):
-        raise ValueError("distribute.fit is for multi-worker runs; call model.fit otherwise")
-    import keras
-
-    loop = _Loop(strategy, model)
-    train = loop.distributed(x, y, batch_size, shuffle, seed)
-    val = None
-    if validation_data is not None:
-        val = loop.distributed(validation_data, None, batch_size, False, seed)
-    callback_list = keras.callbacks.CallbackList(
-        callbacks,
-        add_history=True,
-        add_progbar=verbose != 0,
-        model=model,
-        verbose=2 if verbose == "auto" else verbose,
-        epochs=epochs,
-        steps=None,
-    )
-    model.stop_training = False
-    logs = {}
-    with strategy.scope():
-        callback_list.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            callback_list.on_epoch_begin(epoch)
-            loss_sum = count = 0.0
-            for step, batch in enumerate(train):
-                callback_list.on_train_batch_begin(step)
-                t, n = loop.train_step(batch)
-                loss_sum, count = loss_sum + float(t), count + float(n)
-                callback_list.on_train_batch_end(step, {"loss": loss_sum / max(count, 1.0)})
-            logs = {"loss": loss_sum / max(count, 1.0)}
-            if val is not None:
-                logs["val_loss"] = loop.mean_loss(val)
-            callback_list.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        callback_list.on_train_end(logs)
-    return model.history
-
-
-def evaluate(strategy, model, x, y=None, *, batch_size=None):
-    """model.evaluate(x, y, batch_size=..., verbose=0): the compiled loss, or the first
-    of its results (a scalar); under multiworker through the loop above."""
-    if not is_multiworker(strategy):
-        with strategy.scope():
-            result = model.evaluate(
-                _as_dataset(x, y, batch_size, False, 0, strategy.num_replicas_in_sync), verbose=0
-            )
-        return result[0] if isinstance(result, list) else result
-    loop = _Loop(strategy, model)
-    with strategy.scope():
-        return loop.mean_loss(loop.distributed(x, y, batch_size, False, 0))
-
-
-LOST_WORKER = 3  # exit status of a worker whose peers stopped answering during the run
-
-
 def lost_worker(err):
-    """If `err` is a multi-worker collective failing because another worker
-    died or stopped answering (at any moment: building the model, restoring
-    a resume point, training, saving), print the one line that says so and
-    return True; else False. flags.run asks it of every uncaught error and
-    then exits with LOST_WORKER."""
+    """If `err` is a multi-worker collective failing because another worker died
+    or stopped answering (at any moment of the run), print the one line that
+    says so and return True (flags.run then exits with LOST_WORKER); else False."""
     if "tensorflow" not in sys.modules:
         return False
     import tensorflow as tf
@@ -614,21 +482,20 @@ def _lost(config, text):
     return " and ".join(named) or "another worker (" + ", ".join(_peers(config)) + ")"
 
 
-def batch_sizes(samples, batch_size, replicas=1):
-    """The batch sizes one pass over `samples` takes: full batches of
-    `batch_size` and a last, partial one, as model.fit makes them, except
-    where a batch would not split across `replicas`.
+# --- batches every replica gets a share of ------------------------------------------
 
-    tf.distribute cuts a batch of b samples into pieces of ceil(b / replicas)
-    samples, so a short batch can leave the last replicas with none (9
-    samples on 4 replicas: 3, 3, 3, 0), and a zero-sample convolution fails;
-    Keras' fit and evaluate also average the pieces of the first batch to
-    build the model, which fails unless they are of equal size. So a last
-    batch that would leave a replica empty joins the batch before it (one
-    step fewer; every sample still counts once), and a set smaller than one
-    batch starts with a batch of exactly `replicas` samples. InputError,
-    naming the numbers, when no such cut exists (e.g. fewer samples than
-    replicas)."""
+
+def batch_sizes(samples, batch_size, replicas=1):
+    """The batch sizes one pass over `samples` takes: model.fit's (full batches,
+    then a partial one), except where a batch would not split across `replicas`.
+
+    tf.distribute cuts a batch of b samples into pieces of ceil(b / replicas),
+    so a short batch can leave the last replicas with none (9 samples on 4: 3,
+    3, 3, 0), and a zero-sample convolution fails; Keras also builds the model
+    from the first batch's pieces, which must be of equal size. So a last batch
+    that would leave a replica empty joins the one before it, and a set smaller
+    than one batch starts with a batch of exactly `replicas` samples. InputError
+    when no such cut exists (fewer samples than replicas)."""
     if samples < 1:
         raise InputError("no samples to make batches of")
     sizes = [batch_size] * (samples // batch_size)
@@ -649,16 +516,19 @@ def batch_sizes(samples, batch_size, replicas=1):
     return sizes
 
 
+def splits(batch, replicas):
+    """Whether tf.distribute's cut of `batch` samples gives every replica at least one."""
+    return batch - -(-batch // replicas) * (replicas - 1) > 0
+
+
 def cut(ds, samples, batch_size, replicas=1):
-    """`ds`, a dataset of `samples` items per pass (e.g. shuffled row
-    numbers), cut into the batches batch_sizes chooses for `replicas`: in
-    place of ds.batch(batch_size), which it is whenever that is safe."""
+    """`ds`, `samples` items per pass (e.g. shuffled row numbers), cut into the
+    batches batch_sizes chooses: ds.batch(batch_size) whenever that is safe."""
     import tensorflow as tf
 
     sizes = batch_sizes(samples, batch_size, replicas)
     if len(set(sizes[:-1])) <= 1 and sizes[-1] <= sizes[0]:
         return ds.batch(sizes[0])  # model.fit's batches
-    # the items of one pass, cut at the bounds batch_sizes chose
     ends = tf.constant(list(itertools.accumulate(sizes)), tf.int64)
     starts = tf.concat([[0], ends[:-1]], 0)
     return ds.batch(samples).flat_map(
@@ -668,147 +538,172 @@ def cut(ds, samples, batch_size, replicas=1):
     )
 
 
-def splits(batch, replicas):
-    """Whether tf.distribute's cut of `batch` samples (pieces of
-    ceil(batch / replicas)) gives every replica at least one."""
-    piece = -(-batch // replicas)
-    return batch - piece * (replicas - 1) > 0
-
-
-def dataset(strategy, x, y=None, *, batch_size, shuffle=False, seed=0):
-    """The batches distribute.fit trains on, for model.fit(dataset(...)) or
-    model.evaluate under `strategy`: every sample once per pass, in a new
-    order each pass when `shuffle`, cut by batch_sizes so that every replica
-    gets a share of every batch. `x` may be an (x, y) tuple."""
-    return _as_dataset(x, y, batch_size, shuffle, seed, int(strategy.num_replicas_in_sync))
-
-
-def predict(model, x, batch_size=32):
-    """model.predict(x, verbose=0) for a model built under any strategy and
-    any number of samples: under MirroredStrategy, Keras' predict fails when
-    a batch leaves a replica without a sample (4 digits on 8 replicas, 9 on
-    4), so the input is padded with copies of its last sample to a multiple
-    of the replica count, in batches that are a multiple of it too, and the
-    padding's predictions are dropped."""
-    import numpy as np
-
-    replicas = int(model.distribute_strategy.num_replicas_in_sync)
-    x = np.asarray(x)
-    if replicas == 1 or len(x) == 0:
-        return model.predict(x, batch_size=batch_size, verbose=0)
-    extra = -len(x) % replicas
-    padded = np.concatenate([x, np.repeat(x[-1:], extra, axis=0)]) if extra else x
-    batch = max(replicas, batch_size - batch_size % replicas)
-    import keras
-
-    out = model.predict(padded, batch_size=batch, verbose=0)
-    return keras.tree.map_structure(lambda part: part[: len(x)], out)
-
-
-def _as_dataset(x, y, batch_size, shuffle, seed, replicas=1):
-    """Batches of (x, y) as model.fit(x, y, batch_size, shuffle) makes them
-    from arrays (every sample once per epoch, in a new order each epoch when
-    `shuffle`), sized by batch_sizes for `replicas`, with tf.data's
-    autotuning off. `x` may also be an (x, y) tuple, as validation_data is,
-    or a dataset of batches, which only gets the options.
-
-    Keras' own pipeline for arrays lets tf.data tune its parallelism while
-    training runs, which on a small CPU made some epochs of Chapter_2_1 much
-    slower for the same work; this pipeline (a shuffled index per sample, one
-    gather per batch, two batches prefetched) keeps every epoch at the faster
-    time (docs/benchmarks.md has the figures and the command). The order
-    comes from `seed`: every worker of a multi-worker run draws the same
-    global batches and takes its own share of each."""
+def dataset(strategy, x, y, *, batch_size, shuffle=False, seed=0):
+    """The batches model.fit(x, y, batch_size, shuffle) makes of arrays, as a
+    tf.data pipeline for model.fit, model.evaluate or fit() under `strategy`:
+    every sample once per pass, reshuffled each pass when `shuffle`, cut by
+    batch_sizes, with tf.data's autotuning off (Keras' own pipeline tunes while
+    training runs, which on a small CPU made some epochs much slower for the
+    same work: docs/benchmarks.md). Every worker of a multi-worker run draws
+    the same global batches from `seed` and takes its share of each."""
     import tensorflow as tf
 
-    if isinstance(x, tuple) and y is None:
-        x, y = x
-    if isinstance(x, tf.data.Dataset):
-        ds = x
-    else:
-        if batch_size is None:
-            raise ValueError("batch_size is needed with array input")
-        same = y is x  # an autoencoder's target is its input: keep one copy
-        with tf.device("/cpu:0"):  # tf.data runs on the CPU: keep the arrays there, not on a GPU
-            x = tf.convert_to_tensor(x)
-            y = x if same else tf.convert_to_tensor(y)
-        samples = int(x.shape[0])
-        ds = tf.data.Dataset.range(samples)
-        if shuffle:
-            ds = ds.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
-        ds = cut(ds, samples, batch_size, replicas)
-        ds = ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2)
+    same = y is x  # an autoencoder's target is its input: keep one copy
+    with tf.device("/cpu:0"):  # tf.data runs on the CPU: keep the arrays there, not on a GPU
+        x = tf.convert_to_tensor(x)
+        y = x if same else tf.convert_to_tensor(y)
+    samples = int(x.shape[0])
+    ds = tf.data.Dataset.range(samples)
+    if shuffle:
+        ds = ds.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
+    ds = cut(ds, samples, batch_size, int(strategy.num_replicas_in_sync))
+    return _options(ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2))
+
+
+def _options(ds):
+    """`ds` with tf.data's autotuning off and, for several workers, sharded by batch."""
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options)
 
 
-class _Loop:
-    """The training and loss steps through strategy.run, for MultiWorkerMirroredStrategy:
-    fit's loop and evaluate run them."""
+def predict(model, x, batch_size=32):
+    """model.predict(x, verbose=0) under any strategy and for any number of
+    samples: under MirroredStrategy Keras' predict fails when a batch leaves a
+    replica without a sample, so the input is padded with copies of its last
+    sample to a multiple of the replica count, and the padding's output dropped."""
+    import keras
+    import numpy as np
 
-    def __init__(self, strategy, model):
-        import tensorflow as tf
+    replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    x = np.asarray(x)
+    if replicas == 1 or len(x) == 0:
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    padded = np.concatenate([x, np.repeat(x[-1:], -len(x) % replicas, axis=0)])
+    batch = max(replicas, batch_size - batch_size % replicas)
+    out = model.predict(padded, batch_size=batch, verbose=0)
+    return keras.tree.map_structure(lambda part: part[: len(x)], out)
 
-        self.strategy, self.model = strategy, model
-        replicas = strategy.num_replicas_in_sync
-        total = tf.distribute.ReduceOp.SUM
 
-        def replica_totals(xb, yb, training):
-            """The replica's loss (as compute_loss returns it: its mean over the
-            replica's samples, divided by the replica count), the sum of its
-            per-sample losses and its sample count."""
-            y_pred = model(xb, training=training)
-            loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=training)
-            n = tf.cast(tf.shape(xb)[0], loss.dtype)
-            return loss, loss * replicas * n, n
+# --- training and evaluating under MultiWorkerMirroredStrategy ----------------------
 
-        def train_replica(xb, yb):
-            with tf.GradientTape() as tape:
-                loss, loss_sum, n = replica_totals(xb, yb, True)
-            grads = tape.gradient(loss, model.trainable_variables)
-            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss_sum, n
 
-        def test_replica(xb, yb):
-            return replica_totals(xb, yb, False)[1:]
+def fit(
+    strategy,
+    model,
+    train,
+    *,
+    epochs=1,
+    initial_epoch=0,
+    validation_data=None,
+    callbacks=None,
+    verbose="auto",
+):
+    """model.fit(train, ...)'s stand-in under MultiWorkerMirroredStrategy, where
+    Keras' own fails; `train` and `validation_data` are datasets of global
+    batches (dataset() or the steering pipeline). Returns the History callback."""
+    if not is_multiworker(strategy):
+        raise ValueError("distribute.fit is for multi-worker runs; call model.fit otherwise")
+    import keras
 
-        def reduced(per_replica):
-            return [strategy.reduce(total, v, axis=None) for v in per_replica]
+    train_step, mean_loss = _steps(strategy, model)
+    train = strategy.experimental_distribute_dataset(_options(train))
+    val = validation_data
+    val = None if val is None else strategy.experimental_distribute_dataset(_options(val))
+    callback_list = keras.callbacks.CallbackList(
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=2 if verbose == "auto" else verbose,
+        epochs=epochs,
+        steps=None,
+    )
+    model.stop_training = False
+    logs = {}
+    with strategy.scope():
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            loss_sum = count = 0.0
+            for step, batch in enumerate(train):
+                callback_list.on_train_batch_begin(step)
+                t, n = train_step(batch)
+                loss_sum, count = loss_sum + float(t), count + float(n)
+                callback_list.on_train_batch_end(step, {"loss": loss_sum / max(count, 1.0)})
+            logs = {"loss": loss_sum / max(count, 1.0)}
+            if val is not None:
+                logs["val_loss"] = mean_loss(val)
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+        callback_list.on_train_end(logs)
+    return model.history
 
-        self.train_step = tf.function(
-            lambda batch: reduced(strategy.run(train_replica, args=batch))
-        )
-        self.test_step = tf.function(lambda batch: reduced(strategy.run(test_replica, args=batch)))
 
-    def distributed(self, x, y, batch_size, shuffle, seed):
-        return self.strategy.experimental_distribute_dataset(
-            _as_dataset(x, y, batch_size, shuffle, seed, self.strategy.num_replicas_in_sync)
-        )
+def evaluate(strategy, model, data):
+    """model.evaluate(data, verbose=0)'s compiled loss (the first of its
+    results), under multiworker from the loop above."""
+    if not is_multiworker(strategy):
+        with strategy.scope():
+            result = model.evaluate(data, verbose=0)
+        return result[0] if isinstance(result, list) else result
+    mean_loss = _steps(strategy, model)[1]
+    with strategy.scope():
+        return mean_loss(strategy.experimental_distribute_dataset(_options(data)))
 
-    def mean_loss(self, dataset):
+
+def _steps(strategy, model):
+    """(train_step, mean_loss) through strategy.run: a step returns the sum of
+    the batch's per-sample losses and its sample count, reduced over replicas."""
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_totals(xb, yb, training):
+        # compute_loss gives the replica's mean loss divided by the replica count
+        y_pred = model(xb, training=training)
+        loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=training)
+        n = tf.cast(tf.shape(xb)[0], loss.dtype)
+        return loss, loss * replicas * n, n
+
+    def train_replica(xb, yb):
+        with tf.GradientTape() as tape:
+            loss, loss_sum, n = replica_totals(xb, yb, True)
+        grads = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss_sum, n
+
+    def reduced(fn):
+        return lambda batch: [
+            strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for v in strategy.run(fn, args=batch)
+        ]
+
+    train_step = tf.function(reduced(train_replica))
+    test_step = tf.function(reduced(lambda xb, yb: replica_totals(xb, yb, False)[1:]))
+
+    def mean_loss(batches):
         loss_sum = count = 0.0
-        for batch in dataset:
-            t, n = self.test_step(batch)
+        for batch in batches:
+            t, n = test_step(batch)
             loss_sum, count = loss_sum + float(t), count + float(n)
         return loss_sum / max(count, 1.0)
 
+    return train_step, mean_loss
 
-def workers(strategy):
-    """How many worker processes train together under `strategy` (1 unless multi-worker)."""
-    if not is_multiworker(strategy):
-        return 1
-    cluster = tf_config().get("cluster", {})
-    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+
+# --- resuming every worker from the chief's point ------------------------------------
 
 
 def from_chief(strategy, tensors):
-    """The chief's values of `tensors` (a list of tensors or variables, the
-    same shapes and dtypes on every worker), on every worker: an all-reduce
-    (SUM) to which only the first replica, the chief's, adds its values.
-    Every worker must call it at the same point, as with any collective.
-    Integers travel as float64 (exact up to 2**53)."""
+    """The chief's values of `tensors` (the same shapes and dtypes on every
+    worker), on every worker: an all-reduce (SUM) to which only the first
+    replica, the chief's, adds its values. Every worker must call it at the
+    same point. Integers travel as float64 (exact up to 2**53)."""
     import tensorflow as tf
 
     values = [tf.convert_to_tensor(t) for t in tensors]
@@ -821,13 +716,10 @@ def from_chief(strategy, tensors):
         first = tf.equal(context.replica_id_in_sync_group, 0)
         mine = [tf.where(first, v, tf.zeros_like(v)) for v in local]
         out = list(mine)
-        for dtype in {
-            v.dtype for v in mine
-        }:  # one all-reduce per dtype: it packs its tensors together
+        for dtype in {v.dtype for v in mine}:  # one all-reduce per dtype packs its tensors
             picked = [i for i, v in enumerate(mine) if v.dtype == dtype]
-            for i, r in zip(
-                picked, context.all_reduce(tf.distribute.ReduceOp.SUM, [mine[i] for i in picked])
-            ):
+            summed = context.all_reduce(tf.distribute.ReduceOp.SUM, [mine[i] for i in picked])
+            for i, r in zip(picked, summed):
                 out[i] = r
         return out
 
@@ -837,11 +729,10 @@ def from_chief(strategy, tensors):
 
 
 def same_point_everywhere(model, epoch, record):
-    """After each worker of a multi-worker run has read its own resume
-    point (only the chief keeps points; the others write theirs in a
-    throwaway folder), make every worker carry on from the chief's: its
-    epoch, its record and every variable of the model and the optimizer.
-    Returns (epoch, record) as the chief has them; on one worker, unchanged."""
+    """After each worker has read its own resume point (only the chief keeps
+    points), make every worker carry on from the chief's: its epoch, its record
+    and every variable of the model and the optimizer. Returns (epoch, record)
+    as the chief has them; on one worker, unchanged."""
     import tensorflow as tf
 
     strategy = model.distribute_strategy
