@@ -1,21 +1,16 @@
 """Resume points: an interrupted run picks up at its last finished epoch.
 
-After every `every` epochs the model's weights and its optimizer's state go
-to a TensorFlow checkpoint, ``resume/epoch-NNNNNN.ckpt.index`` and
-``.ckpt.data-00000-of-00001``, then a small ``epoch-NNNNNN.json`` beside it
-records the epoch and the state of the callbacks that must survive a restart
-(the best value so far and early stopping's patience). The JSON is written
-last, so a point exists only once all its files are complete; the previous
-point is deleted only after the new one exists.
+After every `every` epochs the model's weights and optimizer state go to a
+TensorFlow checkpoint, ``resume/epoch-NNNNNN.ckpt.*``, then ``epoch-NNNNNN.json``
+records the epoch and the callbacks' state (the best value so far, early
+stopping's patience). The JSON is written last, so a point exists only once its
+files are complete, and the previous point is deleted only after it.
 
-The checkpoint is ``tf.train.Checkpoint(model=..., optimizer=...)``, which
-Keras 3 models and optimizers support on the TensorFlow backend. It writes
-each variable's buffer as it is; ``model.save_weights`` first copies every
-array into numpy first, which for Chapter_2_3's 406 MB of weights and adam
-state makes a save several times slower (bench/bench_resume_save.py measures
-both; docs/reliability.md).
-A restore must match every variable of the model and the optimizer, or the
-point counts as damaged.
+``tf.train.Checkpoint`` writes each variable's buffer as it is, where
+``model.save_weights`` copies every array into numpy first, a much slower save
+for Chapter_2_3's weights and adam state (bench/bench_resume_save.py,
+docs/reliability.md). A restore must match every variable, or the point counts
+as damaged.
 """
 
 import contextlib
@@ -50,16 +45,11 @@ class ResumePoints:
         return sorted(found, reverse=True)
 
     def restore(self, model):
-        """Load the newest good point into `model` (compiled). Returns
-        (epochs finished, its record), or (0, {}) when there is none. A
-        damaged point is reported in one line and the one before it is
-        tried; when none is usable the run starts over, saying so.
-
-        The record is untrusted: its epoch, file name, flags and every
-        callback state it carries are checked for type and range before the
-        checkpoint is read. Variables are restored inside the model's
-        distribution strategy (a model built under MirroredStrategy or
-        MultiWorkerMirroredStrategy needs its optimizer built there)."""
+        """Load the newest good point into `model` (compiled): (epochs finished,
+        its record), or (0, {}) when there is none. A damaged point (its record
+        is untrusted and checked before the checkpoint is read) is reported in
+        one line and the one before it tried. Variables are restored inside the
+        model's strategy, where its optimizer must be built."""
         self.model = model
         points = self.points()
         with model.distribute_strategy.scope():
@@ -97,9 +87,8 @@ class ResumePoints:
         return epoch, record
 
     def save(self, epoch, callbacks_state, finished=False):
-        """Write the point for `epoch` finished epochs, then drop older ones.
-        The weights are written once per epoch: saving the same epoch again
-        (when training ends right after it) rewrites only its record."""
+        """Write the point for `epoch` finished epochs, then drop older ones; saving
+        the same epoch again (training ends right after it) rewrites only its record."""
         if self.model is None:
             raise RuntimeError("ResumePoints.save before restore(model)")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -121,17 +110,16 @@ class ResumePoints:
         self._remove(before=epoch)
 
     def clear(self):
-        """Delete every point's files (the run has finished), and the folder
-        if nothing else is in it: a file the run did not write stays."""
+        """Delete every point's files (the run has finished), and the folder if
+        nothing else is in it."""
         if self.folder.is_dir():
             self._remove(before=float("inf"))
             with contextlib.suppress(OSError):
                 self.folder.rmdir()
 
     def _remove(self, before):
-        """Delete the files of points older than epoch `before`, with the
-        pieces of any point killed while it was written (TensorFlow's
-        ``<prefix>_temp`` folder)."""
+        """Delete the files of points older than epoch `before`, with the pieces of
+        any point killed while it was written (TensorFlow's ``<prefix>_temp``)."""
         for path in self.folder.iterdir():
             old = _EPOCH_FILE.match(path.name)
             if not old or int(old.group(1)) >= before:
@@ -143,10 +131,9 @@ class ResumePoints:
 
 
 def check_record(record, epoch):
-    """`record`, a resume point's JSON, if every part of it has the type and
-    range a point of `epoch` writes; ValueError naming the first part that
-    does not (a record is read as untrusted input: a disk error or a hand
-    edit can leave any valid JSON there)."""
+    """`record`, a resume point's JSON, if every part has the type and range a
+    point of `epoch` writes; else ValueError naming the first part that does not
+    (a disk error or a hand edit can leave any valid JSON there)."""
     if not isinstance(record, dict):
         raise ValueError(f"its record is a JSON {type(record).__name__}, not an object")
     if _whole(record.get("epoch")) != epoch:
@@ -163,12 +150,11 @@ def check_record(record, epoch):
     states = record.get("callbacks", {})
     if not isinstance(states, dict):
         raise ValueError('its record\'s "callbacks" is not an object')
-    for name, check in CALLBACK_STATES.items():
-        if name in states:
-            try:
-                check(states[name], epoch)
-            except ValueError as err:
-                raise ValueError(f"its record's {name} state: {err}") from None
+    for name in ("BestModel", "EarlyStopping"):
+        try:
+            _check_state(states.get(name), epoch)
+        except ValueError as err:
+            raise ValueError(f"its record's {name} state: {err}") from None
     return dict(record, callbacks=states, finished=record.get("finished", False))
 
 
@@ -178,46 +164,38 @@ def _whole(value):
 
 
 def _number(value):
-    """`value` as a float if it is a real number that is not NaN (inf is
-    allowed: "nothing yet"), else None."""
+    """`value` as a float if it is a number but not NaN (inf means "nothing yet"), else None."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
         return float(value)
     return None
 
 
-def _check_best_model(state, epoch):
-    if not isinstance(state, dict):
-        raise ValueError("not an object")
-    if "best" in state and _number(state["best"]) is None:
-        raise ValueError(f"best {str(state['best'])[:20]!r} is not a number")
-    best_epoch = state.get("best_epoch")
-    if best_epoch is not None and not (_whole(best_epoch) is not None and 1 <= best_epoch <= epoch):
-        raise ValueError(f"best_epoch {str(best_epoch)[:20]!r} is not an epoch from 1 to {epoch}")
-
-
-def _check_early_stopping(state, epoch):
+def _check_state(state, epoch):
+    """ValueError unless `state` is what BestModel's or EarlyStopping's
+    resume_state writes after `epoch` epochs (or None)."""
     if state is None:
         return
     if not isinstance(state, dict):
         raise ValueError("not an object")
-    wait = state.get("wait", 0)
-    if _whole(wait) is None or not 0 <= wait <= epoch:
-        raise ValueError(f"wait {str(wait)[:20]!r} is not a count from 0 to {epoch}")
     if state.get("best") is not None and _number(state["best"]) is None:
         raise ValueError(f"best {str(state['best'])[:20]!r} is not a number")
-    best_epoch = state.get("best_epoch", 0)
-    if _whole(best_epoch) is None or not 0 <= best_epoch <= epoch:
-        raise ValueError(f"best_epoch {str(best_epoch)[:20]!r} is not an epoch from 0 to {epoch}")
+    for key in ("wait", "best_epoch"):
+        value = state.get(key)
+        if value is not None and not (_whole(value) is not None and 0 <= value <= epoch):
+            raise ValueError(f"{key} {str(value)[:20]!r} is not a count from 0 to {epoch}")
 
 
-# The callback states a resume point carries, by the name SaveResumePoint
-# files them under, with their checks.
-CALLBACK_STATES = {"BestModel": _check_best_model, "EarlyStopping": _check_early_stopping}
+def _valid(state):
+    """`state` if _check_state takes it, else {}."""
+    try:
+        _check_state(state, float("inf"))
+    except ValueError:
+        return {}
+    return state or {}
 
 
 def _written(prefix):
-    """Whether a checkpoint was written at `prefix` (its index file is there;
-    the point's JSON record, written after it, says it is complete)."""
+    """Whether a checkpoint's index file is at `prefix` (its JSON record, written after, completes it)."""
     return Path(f"{prefix}.index").is_file()
 
 
@@ -229,9 +207,8 @@ def _checkpoint(model):
 
 
 class SaveResumePoint(keras.callbacks.Callback):
-    """Saves a resume point every `every` epochs, at the last epoch, and
-    when training ends; `states` are the callbacks whose ``resume_state()``
-    goes into it."""
+    """Saves a resume point every `every` epochs, at the last epoch and when
+    training ends, with the ``resume_state()`` of the callbacks `states`."""
 
     def __init__(self, points, every=1, states=()):
         super().__init__()
@@ -256,11 +233,9 @@ class SaveResumePoint(keras.callbacks.Callback):
 
 
 def network_only(model):
-    """The same layers and weights as `model`, as an uncompiled Model (no
-    copy is made). Saving it writes the network without the optimizer's
-    state: for adam a third of the bytes, which for Chapter_2_3's 33.8
-    million weights is 135 MB instead of 405 MB per save. The training
-    state goes into the resume points instead."""
+    """The same layers and weights as `model`, as an uncompiled Model (no copy):
+    saving it leaves out the optimizer's state (for adam two thirds of the
+    bytes), which the resume points keep instead."""
     return keras.Model(inputs=model.inputs, outputs=model.outputs, name=model.name)
 
 
@@ -271,10 +246,8 @@ def sidecar(path):
 
 
 def read_sidecar(path, log=None):
-    """BestModel's record of the model at `path` ({"best", "epoch", "monitor"}),
-    or {} when there is none or it is damaged (then, with `log`, one line says
-    so). Its parts are checked: best a number, epoch a whole number from 1,
-    monitor a string."""
+    """BestModel's checked record of the model at `path` ({"best", "epoch",
+    "monitor"}), or {} when there is none or it is damaged (then `log` says so)."""
     file = sidecar(path)
     try:
         record = read_json(file)
@@ -308,11 +281,10 @@ def best_epoch(path):
 
 
 class BestModel(keras.callbacks.Callback):
-    """Keeps the best epoch's model by `monitor` (lower is better), saved
-    atomically, with its value in a sidecar JSON so a resumed run never
-    overwrites a better model. The file holds the network and its weights,
-    uncompiled (see network_only): load it to predict, to drive or to
-    evaluate, and compile it to train it further."""
+    """ModelCheckpoint(save_best_only=True) that survives a resume: the best
+    epoch's model by `monitor` (lower is better), saved atomically and
+    uncompiled (network_only), its value in a sidecar JSON so that a resumed
+    run never overwrites a better model."""
 
     def __init__(self, path, monitor="val_loss", model=None, log=print):
         super().__init__()
@@ -324,16 +296,14 @@ class BestModel(keras.callbacks.Callback):
         self.best_epoch = None
 
     def restore(self, state):
-        """Carry on from a resume point's `state` (checked here too: any part
-        that is not what resume_state writes is left at its start value)."""
-        state = state if isinstance(state, dict) else {}
-        best = _number(state.get("best"))
-        best = float("inf") if best is None else best
+        """Carry on from a resume point's `state` (ignored unless it is what resume_state writes)."""
+        state = _valid(state)
+        best = float("inf") if state.get("best") is None else float(state["best"])
         on_disk = read_sidecar(self.path, log=self.log).get("best")
         if self.path.exists() and on_disk is not None:
             best = min(best, on_disk)
         self.best = best
-        self.best_epoch = _whole(state.get("best_epoch"))
+        self.best_epoch = state.get("best_epoch")
 
     def resume_state(self):
         return {"best": self.best, "best_epoch": self.best_epoch}
@@ -363,16 +333,11 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        state = self.restored if isinstance(self.restored, dict) else {}
+        state = _valid(self.restored)
         if state:
-            wait, best, best_epoch = (
-                _whole(state.get("wait")),
-                state.get("best"),
-                _whole(state.get("best_epoch")),
-            )
-            self.wait = wait if wait is not None and wait >= 0 else 0
-            self.best = _number(best) if _number(best) is not None else self.best
-            self.best_epoch = best_epoch if best_epoch is not None and best_epoch >= 0 else 0
+            self.wait = state.get("wait") or 0
+            self.best = self.best if state.get("best") is None else float(state["best"])
+            self.best_epoch = state.get("best_epoch") or 0
 
     def resume_state(self):
         best = self.best
