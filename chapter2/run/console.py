@@ -1,15 +1,13 @@
 """A quiet console: TensorFlow's native start-up chatter filtered out of stderr.
 
-TensorFlow's C++ runtime writes lines such as ``I0000 ... cudart_stub.cc:31]
-Could not find cuda drivers`` and ``E0000 ... failed call to cuInit`` straight
-to file descriptor 2, some of them before its own logging settings are read,
-so ``TF_CPP_MIN_LOG_LEVEL`` cannot silence them. ``quiet()`` routes file
-descriptor 2 through a pipe and forwards every line except those it knows as
-start-up noise. Real warnings and errors (Python's, and the runtime's own
-that are not on the list) still show.
+TensorFlow's C++ runtime writes lines such as ``I0000 ... cudart_stub.cc:31] Could not find cuda
+drivers`` straight to file descriptor 2, some before its logging settings are read, so
+``TF_CPP_MIN_LOG_LEVEL`` cannot silence them. ``quiet()`` routes descriptor 2 through a pipe and
+forwards every line but known start-up noise: real warnings and errors still show.
 """
 
 import atexit
+import contextlib
 import os
 import re
 import sys
@@ -30,27 +28,22 @@ _ALWAYS_DROP = (
     b"To enable the following instructions:",
 )
 
-_installed = None
+_installed = None  # (the console's own descriptor, the filter thread) while quiet() is on
 
 
 def is_noise(line):
-    """True for a line of TensorFlow's start-up chatter (bytes, no newline)."""
+    """True for a line of TensorFlow's start-up chatter (bytes, no newline): any information
+    line, and warnings and errors (never fatal ones) that match the list."""
     if line.startswith(_ALWAYS_DROP):
         return True
     m = _NATIVE.match(line)
-    if not m:
+    if not m or m.group(1) == b"F":
         return False
-    severity = m.group(1)
-    if severity == b"I":
-        return True  # information, never a problem
-    if severity == b"F":
-        return False
-    return bool(_NOISE.search(m.group(2) + b" " + m.group(3)))
+    return m.group(1) == b"I" or bool(_NOISE.search(m.group(2) + b" " + m.group(3)))
 
 
 def quiet():
     """Filter file descriptor 2 for the rest of the process (idempotent).
-
     Set ``CHAPTER2_VERBOSE_TF=1`` to see TensorFlow's console unfiltered."""
     global _installed
     if _installed is not None or os.environ.get("CHAPTER2_VERBOSE_TF"):
@@ -72,34 +65,25 @@ def quiet():
 
 
 def original_stderr():
-    """The file descriptor of the console itself: the filter's target while
-    quiet() is on, else 2 (for a helper process that must write even if
-    this one cannot run its filter)."""
+    """The console's own file descriptor: the filter's target while quiet() is on, else 2
+    (for a helper process that must write even if this one cannot run its filter)."""
     return _installed[0] if _installed is not None else 2
 
 
 def _forward(read_end, original):
     pending = b""
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
-        while True:
-            chunk = pipe.read(65536)
-            if not chunk:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            kept = b"".join(line + b"\n" for line in lines if not is_noise(line))
-            if kept:
-                _write_all(original, kept)
-    if pending and not is_noise(pending):
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            _write_all(original, b"".join(line + b"\n" for line in lines if not is_noise(line)))
+    if not is_noise(pending):
         _write_all(original, pending)
 
 
 def _write_all(fd, data):
-    while data:
-        try:
+    with contextlib.suppress(OSError):
+        while data:
             data = data[os.write(fd, data) :]
-        except OSError:
-            return
 
 
 def restore():
@@ -110,9 +94,7 @@ def restore():
         return
     original, thread = _installed
     _installed = None
-    try:
+    with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
     os.dup2(original, 2)  # closes the pipe's last write end: the filter sees its end
     thread.join(timeout=2)

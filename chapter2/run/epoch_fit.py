@@ -1,23 +1,11 @@
 """Small-batch training without the per-step overhead: each epoch in one compiled call.
 
-Training a tiny model with ``batch_size=1`` through ``model.fit`` spends
-almost all of its time in Python: one graph call per optimizer step, and
-a few milliseconds of bookkeeping per epoch. ``fit`` here takes the very
-same steps (the same mini-batches of ``batch_size``, the last one smaller,
-shuffled every epoch; the model's compiled loss, optimizer and metrics) but
-runs each epoch's steps inside one TensorFlow graph, and calls the Keras
-callbacks you pass once per epoch, as ``model.fit`` does::
+``fit`` takes the same steps as ``model.fit`` (with the compiled loss, optimizer and metrics)
+but runs each epoch's steps in one graph instead of one Python-driven call per step; callbacks
+see every epoch but no batches. For small data sets (one tensor) and mean-type metrics::
 
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     epoch_fit.fit(model, x, y, epochs=500, batch_size=1, callbacks=[...])
-
-Callbacks see every epoch (``on_epoch_begin``/``on_epoch_end`` with the
-epoch's loss and metrics) but no batches; ``self.model`` is the model you
-passed. The model stays a plain Keras model: save, load and predict it as
-usual. Meant for small data sets (the whole set is one tensor) and
-mean-type metrics such as accuracy. Public Keras only: the documented
-custom-training pattern (own loss tracker, the compiled loss from
-``keras.losses.get``, ``optimizer.apply_gradients``).
 """
 
 import time
@@ -25,6 +13,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.errors import InternalError, InvalidArgumentError, UnimplementedError
 
 
 def stateful_layers(model):
@@ -45,17 +34,15 @@ def reset_states(model):
 
 
 class ResetStates(keras.callbacks.Callback):
-    """Zero a stateful LSTM's memory at the start of every epoch (for
-    ``model.fit`` and ``fit`` below alike)."""
+    """Zero a stateful LSTM's memory at the start of every epoch (``model.fit`` or `fit`)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         reset_states(self.model)
 
 
 def compiled_loss(model):
-    """The loss `model` was compiled with, as a function ``(y, y_pred) ->
-    scalar``: a Keras Loss object as it is, a loss function or its name
-    averaged over the batch (what ``compile`` does with it)."""
+    """The loss `model` was compiled with, as ``(y, y_pred) -> scalar``: a Keras Loss as it is,
+    a loss function or its name averaged over the batch (as ``compile`` does)."""
     loss = keras.losses.get(model.loss)
     if isinstance(loss, keras.losses.Loss):
         return loss
@@ -63,10 +50,9 @@ def compiled_loss(model):
 
 
 def compiled_metrics(model):
-    """New metric objects for the metrics `model` was compiled with.
-    "accuracy" means what ``compile`` makes of it for the compiled loss."""
-    config = model.get_compile_config() or {}
-    names = config.get("metrics") or []
+    """New metric objects for the metrics `model` was compiled with; "accuracy" is what
+    ``compile`` makes of it for the compiled loss."""
+    names = (model.get_compile_config() or {}).get("metrics") or []
     loss_name = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", "")
     metrics = []
     for name in names if isinstance(names, (list, tuple)) else [names]:
@@ -88,16 +74,11 @@ def compiled_metrics(model):
 
 
 class EpochLoop:
-    """One epoch of a compiled `model` as one compiled TensorFlow call.
-
-    Each call shuffles the sample order (unless ``shuffle=False``), cuts it
-    into mini-batches of ``batch_size`` (the last one may be smaller, as in
-    ``model.fit``) and runs one optimizer step per mini-batch in a
-    ``tf.while_loop``. The loss is averaged over the epoch as ``fit``
-    averages it (each mini-batch weighted by its size) and the metrics see
-    every sample's prediction from before its own update, as fit's per-batch
-    updates do; they are updated once per epoch, which gives the same means.
-    """
+    """One epoch of a compiled `model` as one compiled TensorFlow call: shuffle (unless
+    ``shuffle=False``), one optimizer step per mini-batch in a ``tf.while_loop``. As in
+    ``model.fit``, the loss is averaged with each mini-batch weighted by its size and the
+    metrics see each sample's prediction from before its own update (updated once per epoch,
+    which gives the same means)."""
 
     def __init__(self, model, batch_size, shuffle=True, jit_compile=False):
         if model.optimizer is None:
@@ -108,28 +89,19 @@ class EpochLoop:
         self.loss_fn = compiled_loss(model)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.other_metrics = compiled_metrics(model)
-        # The loop is written with tf.while_loop, so autograph has nothing to
-        # convert; without it the graph is traced in half the time.
-        self._epoch = tf.function(self._one_epoch, autograph=False, jit_compile=bool(jit_compile))
+        self.metrics = [self.loss_tracker] + self.other_metrics
         self.jit_compile = bool(jit_compile)
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker] + self.other_metrics
+        # An explicit tf.while_loop leaves autograph nothing to convert: traced faster without.
+        self._epoch = tf.function(self._one_epoch, autograph=False, jit_compile=self.jit_compile)
 
     def __call__(self, x, y):
         """Train one epoch on tensors `x`, `y`; return its logs (floats)."""
         try:
             results = self._epoch(x, y)
-        except (
-            tf.errors.InvalidArgumentError,
-            tf.errors.UnimplementedError,
-            tf.errors.InternalError,
-        ):
+        except (InvalidArgumentError, UnimplementedError, InternalError):
             if not self.jit_compile:
                 raise
-            # XLA cannot compile this model: the same graph without it. (XLA
-            # compiles before anything runs, so no step was taken.)
+            # XLA cannot compile this model: the same graph without it (no step was taken).
             self.jit_compile = False
             self._epoch = tf.function(self._one_epoch, autograph=False)
             results = self._epoch(x, y)
@@ -139,16 +111,15 @@ class EpochLoop:
         model, size = self.model, self.batch_size
         for metric in self.metrics:
             metric.reset_state()
-        n = x.shape[0]
+        n, sample = x.shape[0], y.shape[1:].as_list()
         full, rest = divmod(n, size)  # `full` mini-batches of `size`, then one of `rest`
         order = tf.random.shuffle(tf.range(n)) if self.shuffle else tf.range(n)
         weights = model.trainable_variables
 
         def train_on(picked, count):
-            # Mini-batches of a fixed, known size keep every shape in the
-            # graph static, which saves the shape arithmetic of each step.
+            # Static mini-batch shapes save each step's shape arithmetic.
             xb = tf.ensure_shape(tf.gather(x, picked), [count] + x.shape[1:].as_list())
-            yb = tf.ensure_shape(tf.gather(y, picked), [count] + y.shape[1:].as_list())
+            yb = tf.ensure_shape(tf.gather(y, picked), [count] + sample)
             with tf.GradientTape() as tape:
                 y_pred = model(xb, training=True)
                 loss = self.loss_fn(yb, y_pred)
@@ -161,13 +132,11 @@ class EpochLoop:
             loss, y_pred = train_on(tf.slice(order, [i * size], [size]), size)
             return i + 1, loss_sum + loss, predictions.write(i, y_pred)
 
-        predictions = tf.TensorArray(
-            tf.float32, size=full, element_shape=[size] + y.shape[1:].as_list()
-        )
+        predictions = tf.TensorArray(tf.float32, size=full, element_shape=[size] + sample)
         _, loss_sum, predictions = tf.while_loop(
             lambda i, *_: i < full, one_step, [tf.constant(0), tf.constant(0.0), predictions]
         )
-        predicted = tf.reshape(predictions.stack(), [full * size] + y.shape[1:].as_list())
+        predicted = tf.reshape(predictions.stack(), [full * size] + sample)
         if rest:  # the last, smaller mini-batch (a stateful layer refuses it, as in fit)
             loss, y_pred = train_on(order[full * size :], rest)
             loss_sum, predicted = loss_sum + loss, tf.concat([predicted, y_pred], axis=0)
@@ -177,7 +146,7 @@ class EpochLoop:
         return {metric.name: metric.result() for metric in self.metrics}
 
 
-xla_from_epochs = 200  # "auto": runs this long repay XLA's compile time
+xla_from_epochs = 200  # jit_compile="auto": XLA for runs of this many epochs or more
 
 
 def fit(
@@ -192,20 +161,13 @@ def fit(
     initial_epoch=0,
     jit_compile="auto",
 ):
-    """Train the compiled `model` like ``model.fit(x, y, batch_size, epochs,
-    shuffle, callbacks, initial_epoch)``, each epoch's steps in one call.
-
-    A stateful LSTM is reset every epoch by the ResetStates callback, as with
-    ``model.fit``.
-    ``jit_compile`` compiles the epoch with XLA: faster epochs for a few
-    seconds of compiling, so "auto" uses it for runs of ``xla_from_epochs``
-    epochs or more (docs/benchmarks.md).
-    Each epoch's logs hold its loss, metrics and ``epoch_seconds``; a
-    callback that sets ``model.stop_training`` ends the run after that
-    epoch. Returns the History object.
-    """
-    x = tf.convert_to_tensor(np.asarray(x))
-    y = tf.convert_to_tensor(np.asarray(y))
+    """Train the compiled `model` like ``model.fit`` with these arguments, each epoch's steps
+    in one call; returns the History. Each epoch's logs hold its loss, metrics and
+    ``epoch_seconds``; ``model.stop_training`` ends the run after the epoch. A stateful LSTM
+    needs the ResetStates callback, as with ``model.fit``. ``jit_compile`` compiles the epoch
+    with XLA, which repays its compile time only in long runs: "auto" uses it from
+    ``xla_from_epochs`` epochs on (docs/benchmarks.md)."""
+    x, y = (tf.convert_to_tensor(np.asarray(a)) for a in (x, y))
     if not model.built:
         model(x[:batch_size])
     if not model.optimizer.built:  # its variables must exist before the graph is traced

@@ -1,13 +1,6 @@
-"""Per-epoch logging cheap enough for epochs of a few milliseconds.
-
-Keras' TensorBoard callback writes each epoch's scalars with several eager
-TensorFlow calls, which take longer than an epoch of the alphabet LSTM.
-``EpochScalars`` writes the same scalars (the same tags,
-``tblog.curve_tag``, in the same ``train``/``validation`` folders, one step
-per epoch) in one compiled call every few epochs and at the end of training.
-``EpochLines`` prints one console line every few epochs instead of one per
-epoch. Both are Keras callbacks, for ``model.fit`` and ``epoch_fit.fit`` alike.
-"""
+"""Per-epoch logging cheap enough for epochs of a few milliseconds, for ``model.fit`` and
+``epoch_fit.fit`` alike: Keras' TensorBoard callback spends several eager calls per epoch,
+longer than an epoch of the alphabet LSTM, and a console line per epoch is too many."""
 
 import time
 from pathlib import Path
@@ -21,14 +14,10 @@ from chapter2.run import tblog
 
 
 class EpochScalars(keras.callbacks.Callback):
-    """Every epoch's logs as TensorBoard scalars, written `every` epochs.
-
-    Logs named ``val_<name>`` go to ``<log_dir>/validation`` as
-    ``epoch_<name>``, the others to ``<log_dir>/train``, as Keras'
-    TensorBoard callback writes them. Writing in batches ties the scalars on
-    disk to the last batch written: give `every` the run's backup interval,
-    so that a resumed run rewrites exactly the epochs it trains again.
-    """
+    """Every epoch's logs as TensorBoard scalars (the tags and ``train``/``validation`` folders
+    of tblog.EpochCurves), written in one compiled call every `every` epochs, at the last epoch
+    and when training stops. The scalars on disk reach the last batch written: give `every`
+    the run's backup interval, so that a resumed run rewrites exactly the epochs it redoes."""
 
     def __init__(self, log_dir, every=25):
         super().__init__()
@@ -39,7 +28,7 @@ class EpochScalars(keras.callbacks.Callback):
         self._write = {}
 
     def on_epoch_end(self, epoch, logs=None):
-        # The curves of training; an epoch's wall time goes to history.csv, not here.
+        # An epoch's wall time goes to history.csv, not to the curves.
         numbers = {
             k: float(v)
             for k, v in (logs or {}).items()
@@ -48,8 +37,6 @@ class EpochScalars(keras.callbacks.Callback):
             and not isinstance(v, bool)
         }
         self.rows.append((int(epoch), numbers))
-        # Written with every resume point: each `every` epochs, the last
-        # epoch, and an epoch after which training stops.
         if (
             (epoch + 1) % self.every == 0
             or epoch + 1 == (self.params or {}).get("epochs")
@@ -69,35 +56,27 @@ class EpochScalars(keras.callbacks.Callback):
         if not self.rows:
             return
         rows, self.rows = self.rows, []
-        for folder, prefix in (("train", None), ("validation", "val_")):
-            # The logs every epoch of the batch has (a key only some epochs have is left out).
-            names = sorted(
-                k
-                for k in set.intersection(*(set(logs) for _, logs in rows))
-                if (k.startswith(prefix) if prefix else not k.startswith("val_"))
-            )
-            if not names:
-                continue
-            steps = np.array([epoch for epoch, _ in rows], dtype="int64")
-            values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
-            tags = tuple(tblog.curve_tag(k[len(prefix) :] if prefix else k) for k in names)
-            self._writer_for(folder, tags)(steps, values)
-            self._writers[folder].flush()
+        steps = np.array([epoch for epoch, _ in rows], dtype="int64")
+        shared = set.intersection(*(set(logs) for _, logs in rows))  # logs every epoch has
+        for folder, validation in (("train", False), ("validation", True)):
+            names = sorted(k for k in shared if k.startswith("val_") == validation)
+            if names:
+                values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
+                tags = tuple(tblog.curve_tag(k.removeprefix("val_")) for k in names)
+                self._writer_for(folder, tags)(steps, values)
+                self._writers[folder].flush()
 
     def _writer_for(self, folder, tags):
         """A compiled function writing rows of `tags` (one trace per set of tags)."""
-        key = (folder, tags)
-        if key not in self._write:
+        if (folder, tags) not in self._write:
             if folder not in self._writers:
                 self._writers[folder] = tf.summary.create_file_writer(str(self.log_dir / folder))
             writer = self._writers[folder]
-
-            # tf.summary.write with the plain tag (tf.summary.scalar would
-            # prefix it with the loop's name scope) and the scalar plugin's
-            # metadata, which is what tf.summary.scalar writes.
+            # tf.summary.write with the scalar plugin's metadata is tf.summary.scalar without
+            # the loop's name scope prefixed to the tag.
             scalar = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 
-            @tf.function(autograph=False)  # an explicit loop: tracing without autograph is faster
+            @tf.function(autograph=False)  # an explicit loop: traced faster without autograph
             def write(steps, values):
                 def one_epoch(k):
                     for j, tag in enumerate(tags):
@@ -107,14 +86,13 @@ class EpochScalars(keras.callbacks.Callback):
                 with writer.as_default():
                     tf.while_loop(lambda k: k < tf.shape(steps)[0], one_epoch, [tf.constant(0)])
 
-            self._write[key] = write
-        return self._write[key]
+            self._write[folder, tags] = write
+        return self._write[folder, tags]
 
 
 class EpochLines(keras.callbacks.Callback):
-    """One console line every `every` epochs (and the last one): the epoch,
-    its logs (a name ending in accuracy as a percentage) and the seconds
-    since the previous line."""
+    """One console line every `every` epochs and at the last: the epoch, its logs (a name
+    ending in accuracy as a percentage) and the seconds since the previous line."""
 
     def __init__(self, epochs, every):
         super().__init__()
@@ -129,19 +107,14 @@ class EpochLines(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and epoch + 1 != self.epochs:
             return
-        parts = []
-        for name, value in (logs or {}).items():
-            if name == "epoch_seconds" or isinstance(value, str):
-                continue
-            parts.append(
-                f"{name} {float(value) * 100:.1f}%"
-                if name.endswith("accuracy")
-                else f"{name} {float(value):.4f}"
-            )
-        now = time.perf_counter()
-        width = len(str(self.epochs))
-        print(
-            f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  ({now - self._since:.2f} s)",
-            flush=True,
-        )
+        parts = [
+            f"{name} {float(value) * 100:.1f}%"
+            if name.endswith("accuracy")
+            else f"{name} {float(value):.4f}"
+            for name, value in (logs or {}).items()
+            if name != "epoch_seconds" and not isinstance(value, str)
+        ]
+        now, width = time.perf_counter(), len(str(self.epochs))
+        took = f"({now - self._since:.2f} s)"
+        print(f"epoch {epoch + 1:>{width}}/{self.epochs}: {', '.join(parts)}  {took}", flush=True)
         self._since = now

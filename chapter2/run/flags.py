@@ -1,14 +1,11 @@
 """Flags derived from a script's constants block.
 
 Every UPPERCASE constant of a script (an int, float, bool, str or a tuple of
-those) becomes a flag: ``EPOCHS`` is ``--epochs``, a tuple is a comma list
-(``--filters 32,16,16``) and a bool is ``--pooling/--no-pooling``. The
-constants stay the single place where a default is written, and the comment
-beside each one is its ``--help`` text, grouped under the ``# --- ... ---``
-headers of the constants block.
-
+those) becomes a flag: ``EPOCHS`` is ``--epochs``, a tuple a comma list
+(``--filters 32,16,16``), a bool ``--pooling/--no-pooling``. The comment beside
+each constant is its ``--help`` text, under the block's ``# --- ... ---`` headers.
 ``--help`` is answered from the script's source alone (``help_from_source``),
-before TensorFlow is imported, so it takes well under a second.
+before TensorFlow is imported.
 """
 
 import argparse
@@ -66,9 +63,9 @@ def flag_name(constant):
 
 
 class Config:
-    """Parsed flags: ``cfg.EPOCHS`` for constants, ``cfg.quick`` and the like
-    for run options, ``cfg.constants`` for the dict of every constant's value
-    in use and ``cfg.defaults`` for the script's own values."""
+    """Parsed flags: ``cfg.EPOCHS`` for constants, ``cfg.quick`` and the like for
+    run options, ``cfg.constants`` every constant's value in use, ``cfg.defaults``
+    the values a run is compared against (the shipped script's)."""
 
     def __init__(self, constants, options, defaults=None, edited=()):
         self.constants = dict(constants)
@@ -104,63 +101,56 @@ class _Parser(argparse.ArgumentParser):
 
 def _converter(name, default):
     """A function turning a flag's text into the type of the constant's default."""
+    flag, example = flag_name(name), flag_text(default)
 
     def scalar(kind, text):
         if kind is bool:
-            lowered = text.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
+            word = text.strip().lower()
+            if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError
+            return word in ("1", "true", "yes", "on")
         value = kind(text)
         if kind is float and not math.isfinite(value):
             raise ValueError
         return value
 
-    if isinstance(default, tuple):
-        kinds = [type(v) for v in default]
-        uniform = all(k is kinds[0] for k in kinds)
+    if not isinstance(default, tuple):
+        kind = type(default)
+        expects = "a number" if kind in (int, float) else kind.__name__
+        expects += " (a whole number)" if kind is int else ""
 
-        def parse_tuple(text):
-            parts = [p for p in text.split(",") if p.strip() != ""]
-            if not parts:
-                raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects a comma list like {flag_text(default)}"
-                )
-            if not uniform and len(parts) != len(default):
-                raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects {len(default)} comma-separated values like {flag_text(default)}"
-                )
+        def parse_scalar(text):
             try:
-                return tuple(
-                    scalar(kinds[0] if uniform else kinds[i], p.strip())
-                    for i, p in enumerate(parts)
-                )
+                return scalar(kind, text)
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"{flag_name(name)} expects a comma list like {flag_text(default)}, got {text!r}"
+                    f"{flag} expects {expects}, got {text!r}"
                 ) from None
 
-        return parse_tuple
+        return parse_scalar
+    kinds = [type(v) for v in default]
+    uniform = len(set(kinds)) == 1
 
-    kind = type(default)
-
-    def parse_scalar(text):
+    def parse_tuple(text):
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"{flag} expects a comma list like {example}")
+        if not uniform and len(parts) != len(default):
+            raise argparse.ArgumentTypeError(
+                f"{flag} expects {len(default)} comma-separated values like {example}"
+            )
         try:
-            return scalar(kind, text)
+            return tuple(scalar(kinds[0 if uniform else i], p) for i, p in enumerate(parts))
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{flag_name(name)} expects {'a number' if kind in (int, float) else kind.__name__}"
-                f"{' (a whole number)' if kind is int else ''}, got {text!r}"
+                f"{flag} expects a comma list like {example}, got {text!r}"
             ) from None
 
-    return parse_scalar
+    return parse_tuple
 
 
 def flag_text(value):
-    """A value as it is written on the command line: ``16,8,8``, ``true``, ``0.2``
-    (a list, as JSON keeps a tuple, like a tuple)."""
+    """A value as the command line writes it: ``16,8,8``, ``true``, ``0.2`` (a list like a tuple)."""
     if isinstance(value, (tuple, list)):
         return ",".join(flag_text(v) for v in value)
     if isinstance(value, bool):
@@ -194,9 +184,9 @@ def _check_bounds(flag, value, bound):
 
 
 def describe(source):
-    """{constant: (group, help text)} from a script's source text: the
-    comment on a constant's line(s) and the indented comment lines right
-    after it, under the latest ``# --- Group ---`` header."""
+    """{constant: (group, help text)} from a script's source: the comment on a
+    constant's lines and the indented comment lines after it, under the latest
+    ``# --- Group ---`` header."""
     lines = source.splitlines()
     comments = {}
     try:
@@ -489,16 +479,14 @@ DISK_FULL = 3  # exit status when a write ran out of space (bad input is 2, a fa
 
 
 def run(main, argv=None):
-    """Call ``main(argv)`` the way the shell should see it: an InputError is
-    one line on stderr and exit status 2, a diverged training run one line and
-    exit status 1, a full disk or a lost worker one line and status 3, Ctrl-C
+    """Call ``main(argv)`` as the shell should see it, in one line: bad input exit
+    status 2, a diverged run 1, a full disk or a lost worker 3, and Ctrl-C (130)
     the command that resumes the run."""
     try:
         return _run(main, argv)
     finally:
-        # Python's last garbage collection would walk every object TensorFlow
-        # and Keras made; the process is ending, so skip it. Files and event
-        # writers are closed by then.
+        # The process is ending: skip the last garbage collection's walk over
+        # every object TensorFlow and Keras made (files are closed by then).
         gc.freeze()
 
 
@@ -545,9 +533,9 @@ def resume_command(argv=None):
 
 
 def _environment_failure(err):
-    """One line and an exit status for a failure of the machine rather than
-    of the code (disk full, a name too long, a read-only folder), else None.
-    TensorFlow reports a full disk as its own error type with the text."""
+    """One line and an exit status for a failure of the machine, not the code
+    (disk full, also as TensorFlow's own error text; a name too long; a
+    read-only folder; a lost worker), else None."""
     if distribute.lost_worker(err):  # another worker of a multi-worker run died
         return distribute.LOST_WORKER
     text = " ".join(str(err).split())

@@ -4,6 +4,10 @@ from pathlib import Path
 
 import matplotlib
 
+# The Okabe-Ito palette: told apart with every common colour-vision deficiency.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW = PALETTE
+
 _show = False
 
 
@@ -44,20 +48,5 @@ def mark(fig, settings, smoke=False):
     text = f"settings: {settings}"
     if smoke:
         text += "   |   smoke run (--quick): checks that the script works, not a result"
-    fig.text(
-        0.5, 0.0, text, ha="center", va="top", fontsize=8, color=VERMILION if smoke else "#555555"
-    )
-
-
-# The Okabe-Ito palette: told apart with every common colour-vision deficiency.
-ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#000000",
-    "#F0E442",
-)
-PALETTE = (ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW)
+    colour = VERMILION if smoke else "#555555"
+    fig.text(0.5, 0.0, text, ha="center", va="top", fontsize=8, color=colour)

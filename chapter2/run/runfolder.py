@@ -9,14 +9,12 @@
     run.save_figure(fig, "reconstructions.png")
     run.finish(dataset={...}, metrics={...})       # writes metrics.json
 
-A run folder is named by the date, time and the settings that differ from
-the values the script ships with (``runs/chapter_2_2/20261127-181500-strides2``).
-It records what it is in ``run.json``, written first: a folder without it is
-not a run folder, and a non-empty one is refused. Rerunning into a run folder
-with the same settings and data resumes the run; with others it is refused.
-The run writes, replaces and removes only files it made. One process at a time holds it
-(``.lock``). The per-epoch history lives in ``history.csv`` (Keras'
-CSVLogger), so metrics.json and TensorBoard cover the whole resumed run.
+A run folder is named by the date, time and the settings changed from the
+script's (``runs/chapter_2_2/20261127-181500-strides2``). ``run.json``, written
+first, says what run it holds: a non-empty folder without it is refused, and
+so is a rerun with other settings or data; the same ones resume. The run
+writes, replaces and removes only files it made, one process at a time
+(``.lock``). ``history.csv`` (Keras' CSVLogger) covers the whole resumed run.
 """
 
 import csv
@@ -86,11 +84,9 @@ class Run:
 
     # -- training -------------------------------------------------------
     def resume(self, model, callbacks=()):
-        """Load the last resume point of an interrupted run into `model`
-        (compiled) and give the callbacks that keep state across a restart
-        (the best model so far, early stopping's patience) their saved state.
-        Returns the epoch to start from: 0 for a new run, the number of epochs
-        when training had already finished."""
+        """Load the last resume point of an interrupted run into `model` (compiled)
+        and give the callbacks that keep state (BestModel, EarlyStopping) theirs.
+        Returns the epoch to start from (0 for a new run)."""
         self._model = model
         self._stateful = [cb for cb in callbacks if hasattr(cb, "resume_state")]
         epoch, record = self.points.restore(model)
@@ -110,16 +106,14 @@ class Run:
         for cb in self._stateful:
             cb.restore(self.points.state.get(type(cb).__name__) or {})
         self.initial_epoch = epoch
-        # Epochs an interrupted process logged after its last resume point are
-        # trained and logged again: history.csv keeps the new rows, and
-        # TensorBoard shows, for a step written twice, the later value.
+        # Epochs logged after the last resume point are trained and logged again.
         self._trim_history(epoch)
         return epoch
 
     def callbacks(self, samples_per_epoch=None, *, backup_every=1):
-        """The run's own callbacks, to go after the script's: the NaN guard and
-        epoch timer, history.csv, and last the resume point, so that an epoch
-        is recorded everywhere before the run counts it as done."""
+        """The run's own callbacks, after the script's: the NaN guard and epoch
+        timer, history.csv, and last the resume point, so that an epoch is
+        recorded everywhere before the run counts it as done."""
         if self._model is None:
             raise RuntimeError("call run.resume(model, callbacks) before run.callbacks()")
         self.samples_per_epoch = samples_per_epoch
@@ -134,8 +128,7 @@ class Run:
         return read_history(self.file(HISTORY_FILE))
 
     def _trim_history(self, epochs):
-        """Keep history.csv's rows of the first `epochs` epochs only: epochs
-        after the resume point are trained again and logged again."""
+        """Keep history.csv's rows of the first `epochs` epochs only."""
         path = self.file(HISTORY_FILE)
         rows = csv_rows(path)
         if not rows:
@@ -172,16 +165,14 @@ class Run:
         return path
 
     def save_figure(self, fig, name):
-        """Save `fig` as a PNG, marked with the run's changed settings (and as a
-        smoke run after --quick), so that figures of exercise variants differ."""
+        """Save `fig` as a PNG marked with the run's changed settings (and "smoke run" after --quick)."""
         path = self._output(name)
         plots.mark(fig, settings_text(self.cfg), smoke=self.cfg.options.get("quick", False))
         plots.save(fig, path, show=getattr(self.cfg, "show", False))
         return path
 
     def _output(self, name):
-        """The path of an output the run writes, recorded in run.json first, so
-        that a resumed run knows the file is its own."""
+        """The path of an output, recorded in run.json first: a resumed run knows it as its own."""
         files = self.identity.setdefault("files", [])
         if name not in files:
             files.append(name)
@@ -229,8 +220,7 @@ class Run:
 
 
 class EpochGuard(keras.callbacks.Callback):
-    """Stops with a clear message when the loss is NaN or infinite, and adds
-    the epoch's wall time to the logs (as ``epoch_seconds``) for history.csv."""
+    """Stops in one line when the loss is NaN or infinite; logs the epoch's wall time (``epoch_seconds``)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.perf_counter()
@@ -294,8 +284,8 @@ def settings_text(cfg):
 
 
 def fingerprint(*arrays):
-    """A cheap fingerprint of the data a run trains on: the arrays' shapes and
-    types and a hash of an evenly spaced sample of their bytes (at most ~8 MB)."""
+    """A cheap fingerprint of the data: the arrays' shapes and types and a hash
+    of an evenly spaced sample of their bytes (at most ~8 MB)."""
     digest = hashlib.blake2b(digest_size=12)
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -307,9 +297,9 @@ def fingerprint(*arrays):
 
 
 def start(script, cfg, *, data=None):
-    """Make (or reopen, to resume) the run folder, lock it, and print where
-    the run writes and how to watch it. `data`: the fingerprint of the data
-    the run trains on (``fingerprint(...)``); a resumed run must train on the same."""
+    """Make (or reopen, to resume) the run folder, lock it, and print where the
+    run writes and how to watch it. `data` is fingerprint(...) of the training
+    data; a resumed run must train on the same."""
     plots.configure(show=getattr(cfg, "show", False))
     # a multi-worker run: only the chief writes under runs/
     worker_dir = distribute.worker_run_dir()
@@ -341,10 +331,9 @@ def start(script, cfg, *, data=None):
 
 
 def _check_identity(path, script, cfg, data):
-    """run.json's record for the run in `path`: a new one for an empty or new
-    folder, the folder's own when it holds the same run. Refuses a folder
-    that is not a run folder, a run of another script, settings or data, and
-    a run folder holding files the run did not write."""
+    """run.json's record for the run in `path`: new for an empty or new folder,
+    the folder's own for the same run. Refuses anything else, and a run folder
+    holding files the run did not write."""
     new = {
         "made_by": MADE_BY,
         "script": script,
@@ -421,8 +410,8 @@ def _setting(value):
 
 
 def _ours(name, folder):
-    """A file a run writes without recording it: the best model and its record
-    (the record proves it), or an atomic write's leftover after a kill."""
+    """A file a run writes without recording it: the best model (its sidecar proves
+    it) and the sidecar, or an atomic write's leftover after a kill."""
     return (
         (folder / f".{name}.json").exists()
         or (name.startswith(".") and ".tmp" in name)
@@ -431,8 +420,7 @@ def _ours(name, folder):
 
 
 def _lock(path):
-    """Hold the folder's lock for the life of this process; the kernel frees
-    it when the process ends, however it ends."""
+    """Hold the folder's lock for the life of this process (the kernel frees it however it ends)."""
     fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -7,39 +7,31 @@ STAGES = 3  # the listing's Conv2D -> relu -> MaxPooling2D stages
 
 
 def feature_map(filters, kernel_size, strides, pool_size, pooling, frame=driving.FRAME_SHAPE):
-    """(rows, columns, channels) that reach Flatten after the stages
-    Conv2D(kernel_size, strides, padding "valid") -> relu -> MaxPooling2D(pool_size)
-    (when pooling[i]). Raises InputError when a stage shrinks the frame to nothing."""
+    """(rows, columns, channels) that reach Flatten after the stages Conv2D(kernel_size,
+    strides, padding "valid") -> relu -> MaxPooling2D(pool_size) (when pooling[i]).
+    Raises InputError when a stage shrinks the frame to nothing."""
     rows, cols = frame[:2]
+    # A pool of size p is a window of size p and stride p: (rows - p) // p + 1 == rows // p.
+    layers = (
+        ("Conv2D", kernel_size, strides, "kernel"),
+        ("MaxPooling2D", pool_size, pool_size, "pool"),
+    )
     for i, pool in enumerate(pooling, start=1):
-        if rows < kernel_size or cols < kernel_size:
-            raise _shrunk(
-                f"a {rows}x{cols} map reaches Conv2D {i}, smaller than its "
-                f"{kernel_size}x{kernel_size} kernel"
-            )
-        rows, cols = (rows - kernel_size) // strides + 1, (cols - kernel_size) // strides + 1
-        if pool:
-            if rows < pool_size or cols < pool_size:
-                raise _shrunk(
-                    f"a {rows}x{cols} map reaches MaxPooling2D {i}, smaller than its "
-                    f"{pool_size}x{pool_size} pool"
+        for layer, size, step, what in layers[: 2 if pool else 1]:
+            if rows < size or cols < size:
+                raise InputError(
+                    f"--kernel-size/--strides/--pool-size/--pooling: these settings shrink the "
+                    f"{driving.FRAME_SHAPE[0]}x{driving.FRAME_SHAPE[1]} frame to nothing (a "
+                    f"{rows}x{cols} map reaches {layer} {i}, smaller than its {size}x{size} {what})"
                 )
-            rows, cols = rows // pool_size, cols // pool_size
+            rows, cols = (rows - size) // step + 1, (cols - size) // step + 1
     return rows, cols, filters[-1]
 
 
-def _shrunk(where):
-    return InputError(
-        f"--kernel-size/--strides/--pool-size/--pooling: these settings shrink the "
-        f"{driving.FRAME_SHAPE[0]}x{driving.FRAME_SHAPE[1]} frame to nothing ({where})"
-    )
-
-
 def check_network(filters, kernel_size, strides, pool_size, pooling, dense):
-    """Refuse, with one line, settings that cannot build or cannot fit: not
-    one value per stage, a frame shrunk to nothing, or a Dense layer whose
-    weights, with their gradients and adam's two moments (4 copies of 4
-    bytes each), exceed the available memory. Returns the Flatten size."""
+    """Refuse, in one line, settings that cannot build or fit: not one value per stage, a frame
+    shrunk to nothing, or a Dense layer whose weights, with their gradients and adam's two
+    moments (4 copies of 4 bytes each), exceed the available memory. Returns the Flatten size."""
     for flag, values in (("--filters", filters), ("--pooling", pooling)):
         if len(values) != STAGES:
             raise InputError(

@@ -1,12 +1,7 @@
-"""Does it drive? A steering model in the loop of the lane simulator.
-
-    metrics, references = drive.closed_loop(model, run, seconds)   # after training
-    drive.saved_model(path, "chapter_2_2", cfg, seconds)           # --drive PATH: no data, no training
-
-The model steers a simulated car round the simulator's evaluation course,
-which no training frame shows; leaving the lane is an intervention that
-costs 6 s of autonomy, as in NVIDIA's PilotNet paper.
-"""
+"""Does it drive? A steering model steers a simulated car round the lane simulator's evaluation
+course, which no training frame shows: after training (closed_loop) or a saved model with no data
+and no training (saved_model, --drive PATH). Leaving the lane is an intervention that costs 6 s
+of autonomy, as in NVIDIA's PilotNet paper."""
 
 import time
 import zipfile
@@ -30,10 +25,9 @@ def steering_function(model):
 
 
 def closed_loop(model, run, seconds, *, log=print):
-    """Drive `model` round the simulator's evaluation track for `seconds`
-    simulated seconds, beside the references (no steering, the ground-truth
-    controller); write drive.gif. Returns (metrics, references); no drive
-    and ({}, None) when `seconds` is 0."""
+    """Drive `model` round the evaluation track for `seconds` simulated seconds, beside the
+    references (no steering, the ground-truth controller); write drive.gif. Returns (metrics,
+    references), or ({}, None) without a drive when `seconds` is 0."""
     from chapter2.standins import lanesim
 
     if seconds <= 0:
@@ -47,13 +41,8 @@ def closed_loop(model, run, seconds, *, log=print):
         lanesim.save_gif(frames, run.file("drive.gif"))
         log(f"wrote {run.file('drive.gif')}")
     took = f"{time.perf_counter() - started:.0f} s"
-    metrics = {
-        "drive_scored": bool(result.get("scored", True)),
-        "interventions": result["interventions"],
-        "mean_abs_offset": result["mean_abs_offset"],
-        "distance": result["distance"],
-        "sim_seconds": result["sim_seconds"],
-    }
+    kept = ("interventions", "mean_abs_offset", "distance", "sim_seconds")
+    metrics = {"drive_scored": bool(result.get("scored", True)), **{k: result[k] for k in kept}}
     n = result["interventions"]
     path = (
         f"{n} intervention{'' if n == 1 else 's'} in {result['sim_seconds']:.0f} simulated s "
@@ -76,10 +65,8 @@ def closed_loop(model, run, seconds, *, log=print):
 def check_driveable(model, path):
     """Refuse a model that does not map one 120x160x3 frame to one angle."""
     name = f"--drive {path}"
-    inputs, outputs = (
-        list(getattr(model, "inputs", None) or []),
-        list(getattr(model, "outputs", None) or []),
-    )
+    inputs = list(getattr(model, "inputs", None) or [])
+    outputs = list(getattr(model, "outputs", None) or [])
     if len(inputs) != 1:
         raise InputError(
             f"{name}: the model has {len(inputs)} inputs; a steering model takes exactly one, "
@@ -109,23 +96,20 @@ def load_for_driving(path):
     try:
         model = keras.models.load_model(str(path))
     except Exception as err:  # Keras raises many kinds for a file it cannot read
-        raise InputError(
-            f"--drive {path}: not a loadable Keras model ({_unreadable(path, err)})"
-        ) from None
+        # Keras says "File not found" for a damaged .keras archive, which would mislead.
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+            why = (
+                "damaged or not a .keras file: a .keras file is a zip archive, and this is not one"
+            )
+        elif path.suffix == ".h5" and head != b"\x89HDF\r\n\x1a\n":
+            why = "damaged or not an .h5 file: it lacks the HDF5 signature"
+        else:
+            why = f"{type(err).__name__}: {brief(err, 150)}"
+        raise InputError(f"--drive {path}: not a loadable Keras model ({why})") from None
     check_driveable(model, path)
     return model
-
-
-def _unreadable(path, err):
-    """Why Keras could not load the file at `path` (it says "File not found"
-    for a damaged .keras archive, which would mislead)."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        return "damaged or not a .keras file: a .keras file is a zip archive, and this is not one"
-    if path.suffix == ".h5" and head != b"\x89HDF\r\n\x1a\n":
-        return "damaged or not an .h5 file: it lacks the HDF5 signature"
-    return f"{type(err).__name__}: {brief(err, 150)}"
 
 
 def saved_model(path, script, cfg, seconds, *, log=print):
@@ -139,12 +123,7 @@ def saved_model(path, script, cfg, seconds, *, log=print):
     model = load_for_driving(path)
     run = runfolder.start(script, cfg)
     metrics, references = closed_loop(model, run, seconds, log=log)
-    run.finish(
-        dataset={"source": "none (driving a saved model)", "model": str(path)},
-        metrics=metrics,
-        history=[],
-        timing={},
-        drive_references=references,
-        model=str(path),
-    )
+    source = {"source": "none (driving a saved model)", "model": str(path)}
+    extra = {"drive_references": references, "model": str(path)}  # in metrics.json's order
+    run.finish(dataset=source, metrics=metrics, history=[], timing={}, **extra)
     return 0

@@ -1,5 +1,5 @@
-"""The steering scripts' input pipeline: batches gathered from the frames as
-they are needed, mirrored on the fly."""
+"""The steering scripts' input pipeline: batches gathered from the frames as they are needed,
+mirrored on the fly."""
 
 import numpy as np
 
@@ -7,14 +7,11 @@ from chapter2.run import distribute
 
 
 def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, replicas=1):
-    """A tf.data pipeline of (frames, angles) batches of the frames X[rows].
-
-    It gathers each batch from the uint8 frames only when it is needed, so
-    memory stays at one copy of the frames plus a few batches. With
-    `mirror`, positions len(rows)..2*len(rows)-1 are the same frames flipped
-    left-right with their angles negated (the book appends a mirrored copy
-    of the whole training set instead); with `shuffle`, the positions are
-    reshuffled every epoch. Returns (dataset, samples per epoch)."""
+    """A tf.data pipeline of (frames, angles) batches of the frames X[rows], and its samples
+    per epoch. Each batch is gathered from the uint8 frames only when needed, so memory stays
+    at one copy of the frames plus a few batches. With `mirror`, positions len(rows) to
+    2*len(rows)-1 are the same frames flipped left-right with their angles negated (the book
+    appends a mirrored copy of the training set instead); `shuffle` reshuffles every epoch."""
     import tensorflow as tf
 
     n = len(rows)
@@ -23,8 +20,7 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
     def gather(positions):
         picked = rows[positions % n]
         order = np.argsort(picked)  # reading frames in memory order is faster
-        x = X[picked[order]]
-        y = Y[picked[order]].astype(np.float32)
+        x, y = X[picked[order]], Y[picked[order]].astype(np.float32)
         flip = np.flatnonzero(positions[order] >= n)
         # Each pixel's channel bytes as one item, so that the mirror copies whole pixels.
         pixels = x.view(np.dtype((np.void, x.shape[-1]))).reshape(x.shape[:-1])
@@ -44,6 +40,5 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
     options = tf.data.Options()
     options.autotune.enabled = False  # a fixed pipeline: tf.data's tuning made epochs uneven
     # Batches of batch_size, the last one merged or made so that each of `replicas` gets a share.
-    return distribute.cut(ds, total, batch_size, replicas).map(fetch).prefetch(2).with_options(
-        options
-    ), total
+    ds = distribute.cut(ds, total, batch_size, replicas).map(fetch).prefetch(2)
+    return ds.with_options(options), total
