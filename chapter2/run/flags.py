@@ -201,14 +201,7 @@ def describe(source):
         if col == 0 and (m := _HEADER.match(lines[n - 1]))
     }
     found = {}
-    for node in ast.parse(source).body:
-        if not (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            continue
-        name = node.targets[0].id
+    for name, node in _assignments(ast.parse(source)):
         group = next(
             (headers[n] for n in sorted(headers, reverse=True) if n < node.lineno), "settings"
         )
@@ -226,20 +219,26 @@ def describe(source):
     return found
 
 
+def _assignments(tree):
+    """(name, node) of a parsed script's module-level ``NAME = ...`` lines."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name):
+                yield node.targets[0].id, node
+
+
+def _literal(node, default=None):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        return default
+
+
 def _literals(tree):
     """Module-level NAME = <literal> assignments of a parsed script."""
-    values = {}
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            try:
-                values[node.targets[0].id] = ast.literal_eval(node.value)
-            except (ValueError, SyntaxError, TypeError):
-                pass
-    return values
+    missing = object()
+    found = ((name, _literal(node.value, missing)) for name, node in _assignments(tree))
+    return {name: value for name, value in found if value is not missing}
 
 
 def _parse_call_kwargs(tree, literals):
@@ -252,16 +251,14 @@ def _parse_call_kwargs(tree, literals):
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "flags"
         ):
-            kwargs = {}
-            for kw in node.keywords:
-                if isinstance(kw.value, ast.Name) and kw.value.id in literals:
-                    kwargs[kw.arg] = literals[kw.value.id]
-                else:
-                    try:
-                        kwargs[kw.arg] = ast.literal_eval(kw.value)
-                    except (ValueError, SyntaxError, TypeError):
-                        pass
-            return kwargs
+            missing = object()
+            kwargs = {
+                kw.arg: literals.get(getattr(kw.value, "id", None), missing)
+                if isinstance(kw.value, ast.Name)
+                else _literal(kw.value, missing)
+                for kw in node.keywords
+            }
+            return {k: v for k, v in kwargs.items() if v is not missing}
     return {}
 
 
