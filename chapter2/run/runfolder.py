@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import shlex
-import statistics
 import sys
 import time
 from datetime import datetime
@@ -149,10 +148,8 @@ class Run:
         seconds = [row["epoch_seconds"] for row in history if "epoch_seconds" in row]
         timing = {"train_seconds": round(sum(seconds), 3), "epochs": len(history)}
         if seconds and self.samples_per_epoch:
-            steady = seconds[1:] or seconds  # the first epoch also builds and traces
-            timing["samples_per_second"] = round(
-                self.samples_per_epoch / statistics.median(steady), 1
-            )
+            per_epoch = hparams.seconds_per_epoch(history)  # the first epoch also traces
+            timing["samples_per_second"] = round(self.samples_per_epoch / per_epoch, 1)
             timing["samples_per_epoch"] = self.samples_per_epoch
         return timing
 
