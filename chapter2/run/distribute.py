@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 
 from chapter2.run.errors import InputError
 
@@ -656,9 +657,18 @@ def evaluate(strategy, model, data):
         return mean_loss(strategy.experimental_distribute_dataset(_options(data)))
 
 
+_STEPS = weakref.WeakKeyDictionary()  # a model's steps, traced once for fit and evaluate
+
+
 def _steps(strategy, model):
     """(train_step, mean_loss) through strategy.run: a step returns the sum of
     the batch's per-sample losses and its sample count, reduced over replicas."""
+    if model not in _STEPS:
+        _STEPS[model] = _make_steps(strategy, model)
+    return _STEPS[model]
+
+
+def _make_steps(strategy, model):
     import tensorflow as tf
 
     replicas = strategy.num_replicas_in_sync
