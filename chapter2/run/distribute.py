@@ -558,11 +558,12 @@ def dataset(strategy, x, y, *, batch_size, shuffle=False, seed=0):
     if shuffle:
         ds = ds.shuffle(samples, seed=seed, reshuffle_each_iteration=True)
     ds = cut(ds, samples, batch_size, int(strategy.num_replicas_in_sync))
-    return _options(ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2))
+    return fixed(ds.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows))).prefetch(2))
 
 
-def _options(ds):
-    """`ds` with tf.data's autotuning off and, for several workers, sharded by batch."""
+def fixed(ds):
+    """`ds` as the kit's pipelines run: tf.data's autotuning off (a fixed pipeline, every
+    epoch alike) and, across several workers, each taking its share of every batch."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -605,15 +606,15 @@ def fit(
 ):
     """model.fit(train, ...)'s stand-in under MultiWorkerMirroredStrategy, where
     Keras' own fails; `train` and `validation_data` are datasets of global
-    batches (dataset() or the steering pipeline). Returns the History callback."""
+    batches made `fixed` (dataset() or the steering pipeline). Returns the History callback."""
     if not is_multiworker(strategy):
         raise ValueError("distribute.fit is for multi-worker runs; call model.fit otherwise")
     import keras
 
     train_step, mean_loss = _steps(strategy, model)
-    train = strategy.experimental_distribute_dataset(_options(train))
+    train = strategy.experimental_distribute_dataset(train)
     val = validation_data
-    val = None if val is None else strategy.experimental_distribute_dataset(_options(val))
+    val = None if val is None else strategy.experimental_distribute_dataset(val)
     callback_list = keras.callbacks.CallbackList(
         callbacks,
         add_history=True,
@@ -654,7 +655,7 @@ def evaluate(strategy, model, data):
         return result[0] if isinstance(result, list) else result
     mean_loss = _steps(strategy, model)[1]
     with strategy.scope():
-        return mean_loss(strategy.experimental_distribute_dataset(_options(data)))
+        return mean_loss(strategy.experimental_distribute_dataset(data))
 
 
 _STEPS = weakref.WeakKeyDictionary()  # a model's steps, traced once for fit and evaluate

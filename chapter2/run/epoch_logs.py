@@ -15,7 +15,7 @@ from chapter2.run import tblog
 
 class EpochScalars(keras.callbacks.Callback):
     """Every epoch's logs as TensorBoard scalars (the tags and ``train``/``validation`` folders
-    of tblog.EpochCurves), written in one compiled call every `every` epochs, at the last epoch
+    that tblog.curve gives), written in one compiled call every `every` epochs, at the last epoch
     and when training stops. The scalars on disk reach the last batch written: give `every`
     the run's backup interval, so that a resumed run rewrites exactly the epochs it redoes."""
 
@@ -58,11 +58,11 @@ class EpochScalars(keras.callbacks.Callback):
         rows, self.rows = self.rows, []
         steps = np.array([epoch for epoch, _ in rows], dtype="int64")
         shared = set.intersection(*(set(logs) for _, logs in rows))  # logs every epoch has
-        for folder, validation in (("train", False), ("validation", True)):
-            names = sorted(k for k in shared if k.startswith("val_") == validation)
+        for folder in ("train", "validation"):
+            names = sorted(k for k in shared if tblog.curve(k)[0] == folder)
             if names:
                 values = np.array([[logs[k] for k in names] for _, logs in rows], dtype="float32")
-                tags = tuple(tblog.curve_tag(k.removeprefix("val_")) for k in names)
+                tags = tuple(tblog.curve(k)[1] for k in names)
                 self._writer_for(folder, tags)(steps, values)
                 self._writers[folder].flush()
 

@@ -47,7 +47,7 @@ from chapter2.run.files import (
     write_json,
 )
 from chapter2.run.flags import flag_text
-from chapter2.run.resume import ResumePoints, SaveResumePoint
+from chapter2.run.resume import ResumePoints, SaveResumePoint, sidecar
 
 LOCK_FILE = ".lock"
 MADE_BY = "chapter2"  # run.json's marker: the folder is a run folder this project made
@@ -390,7 +390,7 @@ def _check_identity(path, script, cfg, data):
             f"--run-dir {path}: its run trained on other data (fingerprint {record.get('data')}, "
             f"now {data}); rerun with that data to resume it, or leave out --run-dir"
         )
-    ours = BOOKKEEPING | set(files) | {f".{f}.json" for f in files}
+    ours = BOOKKEEPING | set(files) | {sidecar(path / f).name for f in files}
     strangers = sorted(
         p.name for p in path.iterdir() if p.name not in ours and not _ours(p.name, path)
     )
@@ -410,7 +410,7 @@ def _ours(name, folder):
     """A file a run writes without recording it: the best model (its sidecar proves
     it) and the sidecar, or an atomic write's leftover after a kill."""
     return (
-        (folder / f".{name}.json").exists()
+        sidecar(folder / name).exists()
         or (name.startswith(".") and ".tmp" in name)
         or (name.startswith(".") and name.endswith(".json") and (folder / name[1:-5]).exists())
     )

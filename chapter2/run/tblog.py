@@ -2,8 +2,9 @@
 
 A run's ``logs`` holds three TensorBoard runs: ``train`` and ``validation`` (the per-epoch
 curves, `EpochCurves`) and ``run``, the whole run's settings and figures (hparams.py) and
-image strips (`ImageLogger`). The whole-run entry is not ``logs`` itself because the HParams
-dashboard takes every scalar in a session's folder and those below it as a metric column.
+image strips (`ImageLogger`). The whole-run entry is a folder beside the curves, not ``logs``
+itself: the HParams dashboard lists every scalar in an entry's folder and the folders below it
+as a column, so the per-epoch curves would crowd out the figures.
 """
 
 from pathlib import Path
@@ -16,16 +17,19 @@ import tensorflow as tf
 WHOLE_RUN = "run"
 
 
-def curve_tag(name):
-    """The tag of one per-epoch log (`name` without ``val_``): ``epoch_loss`` for the loss,
-    ``epoch_metrics/<name>`` for a metric. TensorBoard opens the first two sections by name,
-    so the loss sorts first, before an accuracy and the run's ``final``/``run`` sections."""
-    return "epoch_loss" if name == "loss" else f"epoch_metrics/{name}"
+def curve(key):
+    """(folder, tag) of one per-epoch log: ``val_<name>`` in ``validation``, the rest in
+    ``train``; the tag ``epoch_loss`` for the loss, ``epoch_metrics/<name>`` for a metric.
+    TensorBoard opens the first two sections by name, so the loss sorts first, before an
+    accuracy and the run's ``final``/``run`` sections."""
+    name = key.removeprefix("val_")
+    folder = "train" if name == key else "validation"
+    return folder, "epoch_loss" if name == "loss" else f"epoch_metrics/{name}"
 
 
 class EpochCurves(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard callback (the model graph, no profiler) writing each epoch's logs as
-    `curve_tag` in ``train`` (``val_<name>`` in ``validation``) and nothing else per epoch:
+    """Keras' TensorBoard callback (the model graph, no profiler) writing each epoch's logs
+    where `curve` puts them, and nothing else per epoch:
     not Keras' ``epoch_learning_rate`` (a flat line sorting before the loss; the rates are
     in HParams) nor ``evaluation_<name>_vs_iterations`` (the validation values again)."""
 
@@ -37,12 +41,12 @@ class EpochCurves(keras.callbacks.TensorBoard):
         for key, value in (logs or {}).items():
             if isinstance(value, (bool, str)) or np.ndim(value) != 0:
                 continue
-            part = "validation" if key.startswith("val_") else "train"
-            if part not in self._curve_writers:
-                folder = str(Path(self.log_dir) / part)
-                self._curve_writers[part] = tf.summary.create_file_writer(folder)
-            with self._curve_writers[part].as_default():
-                tf.summary.scalar(curve_tag(key.removeprefix("val_")), float(value), step=epoch)
+            folder, tag = curve(key)
+            if folder not in self._curve_writers:
+                path = str(Path(self.log_dir) / folder)
+                self._curve_writers[folder] = tf.summary.create_file_writer(path)
+            with self._curve_writers[folder].as_default():
+                tf.summary.scalar(tag, float(value), step=epoch)
         for writer in self._curve_writers.values():
             writer.flush()
 

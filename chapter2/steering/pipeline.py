@@ -37,8 +37,6 @@ def batches(X, Y, rows, batch_size, *, mirror=False, shuffle=False, seed=0, repl
     ds = tf.data.Dataset.range(total)
     if shuffle:
         ds = ds.shuffle(total, seed=seed, reshuffle_each_iteration=True)
-    options = tf.data.Options()
-    options.autotune.enabled = False  # a fixed pipeline: tf.data's tuning made epochs uneven
     # Batches of batch_size, the last one merged or made so that each of `replicas` gets a share.
     ds = distribute.cut(ds, total, batch_size, replicas).map(fetch).prefetch(2)
-    return ds.with_options(options), total
+    return distribute.fixed(ds), total
