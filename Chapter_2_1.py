@@ -198,7 +198,7 @@ def main(argv=None):
     shown = x_test[: cfg.SHOW_DIGITS]
     callbacks = [
         # Keras' TensorBoard callback, into the run folder, not /tmp/autoencoder
-        tblog.keras_tensorboard(run.logs),
+        tblog.TensorBoard(run.logs),
         tblog.ImageLogger(
             run.logs,
             "originals | reconstructions",  # TensorBoard's Images tab, every epoch

@@ -215,7 +215,7 @@ def main(argv=None):
         # ModelCheckpoint(save_best_only=True), resumable
         resume.BestModel(best_path, monitor="val_loss"),
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
-        tblog.keras_tensorboard(run.logs),  # not in this listing: to compare with Chapter_2_3
+        tblog.TensorBoard(run.logs),  # not in this listing: to compare with Chapter_2_3
     ]
     # an interrupted run goes on after its last finished epoch
     initial_epoch = run.resume(model, callbacks)

@@ -229,7 +229,7 @@ def main(argv=None):
         # ModelCheckpoint(save_best_only=True), resumable
         resume.BestModel(best_path, monitor="val_loss"),
         resume.EarlyStopping(monitor="val_loss", patience=cfg.PATIENCE),  # Keras' own, resumable
-        tblog.keras_tensorboard(run.logs),  # into the run folder, not /tmp/selfdriving
+        tblog.TensorBoard(run.logs),  # into the run folder, not /tmp/selfdriving
     ]
     # an interrupted run goes on after its last finished epoch
     initial_epoch = run.resume(model, callbacks)

@@ -125,7 +125,7 @@ def build_model(
     model.add(keras.Input(shape=(None, 3 if one_hot else 1)))
     # padding after a shorter game counts nowhere
     model.add(layers.Masking(mask_value=games.pad_value(one_hot)))
-    # listing: sigmoid
+    # the listing's activation is sigmoid (ACTIVATION above)
     model.add(layers.LSTM(lstm_units[0], return_sequences=True, activation=activation))
     model.add(layers.LSTM(lstm_units[1], return_sequences=True, activation=activation))
     model.add(layers.LSTM(lstm_units[2], return_sequences=True, activation=activation))
@@ -280,7 +280,7 @@ def main(argv=None):
     )
     run = runfolder.start("chapter_2_5", cfg, data=runfolder.fingerprint(*map(np.asarray, played)))
     model.summary()
-    callbacks = [tblog.keras_tensorboard(run.logs)]  # Keras' TensorBoard, into the run folder
+    callbacks = [tblog.TensorBoard(run.logs)]  # Keras' TensorBoard, into the run folder
     # an interrupted run goes on after its last finished epoch
     initial_epoch = run.resume(model, callbacks)
     # history, resume points

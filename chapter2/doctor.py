@@ -43,7 +43,7 @@ def forward_flops(model, timesteps=1):
     for layer in model.layers:
         if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, keras.layers.LSTM)):
             continue
-        # (x, mask)
+        # a masked layer's input is (x, mask)
         inputs = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input
         if isinstance(layer, keras.layers.Conv2D):
             _, ho, wo, co = layer.output.shape

@@ -190,7 +190,7 @@ def train_tiny_run(logs, seed):
         batch_size=16,
         validation_data=(x, x),
         verbose=0,
-        callbacks=[tblog.keras_tensorboard(logs), images],
+        callbacks=[tblog.TensorBoard(logs), images],
     )
 
 

@@ -14,7 +14,6 @@ import statistics
 from pathlib import Path
 
 from chapter2.run import flags
-from chapter2.run.flags import flag_text
 
 # A run folder's name: <date>-<time>[-<what changed, -quick, a name>].
 _STAMPED = re.compile(r"^(\d{8})-(\d{6})(?:-(.+))?$")
@@ -121,7 +120,7 @@ def hparam_value(value):
     if isinstance(value, (int, float)):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
-        return ",".join(flag_text(v) for v in value) or None
+        return ",".join(flags.flag_text(v) for v in value) or None
     return None if value is None else str(value)
 
 
@@ -136,7 +135,7 @@ def board_settings(script, config):
         if value is None:
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = flag_text(value)
+            value = flags.flag_text(value)
         settings[prefix + str(key) if str(key).isupper() else str(key)] = value
     return settings
 
@@ -149,7 +148,7 @@ def changed_text(record):
     said = flags.changes_text(changed, edited)
     seed = (record.get("config") or {}).get("seed")
     if seed is not None and seed != flags.DEFAULT_SEED:
-        said.append(f"--seed {flag_text(seed)}")
+        said.append(f"--seed {flags.flag_text(seed)}")
     return ", ".join(said) or "the chapter's"
 
 

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import matplotlib
 
+from chapter2.run.files import atomic_path
+
 # The Okabe-Ito palette: told apart with every common colour-vision deficiency.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
 ORANGE, SKY_BLUE, GREEN, BLUE, VERMILION, PURPLE, BLACK, YELLOW = PALETTE
@@ -28,8 +30,6 @@ def subplots(*args, **kwargs):
 def save(fig, path, show=None, quiet=False):
     """Write `fig` as a PNG (atomically), then show or close it; say where unless `quiet`."""
     import matplotlib.pyplot as plt
-
-    from chapter2.run.files import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from chapter2.run import distribute
+from chapter2.run.errors import brief
 from chapter2.run.files import atomic_path, read_json, write_json
 
 _POINT = re.compile(r"^epoch-(\d{6})\.json$")
@@ -66,7 +67,7 @@ class ResumePoints:
                     _checkpoint(model).read(str(prefix)).assert_consumed()
             except Exception as err:  # any damage: JSON, checkpoint files, names, shapes, types
                 record = {}
-                reason = " ".join(str(err).split())[:120] or type(err).__name__
+                reason = brief(err, 120)
                 later = (
                     "the one before it"
                     if n + 1 < len(points)
@@ -255,7 +256,7 @@ def read_sidecar(path, log=None):
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        problem = " ".join(str(err).split())[:80] or type(err).__name__
+        problem = brief(err, 80)
     if problem:
         if log is not None:
             log(f"note: {file} is damaged ({problem}); ignoring it")

@@ -46,7 +46,6 @@ from chapter2.run.files import (
     refuse_finished,
     write_json,
 )
-from chapter2.run.flags import flag_text
 from chapter2.run.resume import ResumePoints, SaveResumePoint, sidecar
 
 LOCK_FILE = ".lock"
@@ -184,7 +183,7 @@ class Run:
             "script": self.script,
             "dataset": dataset,
             "config": config_record(self.cfg),
-            "changed": {k: flag_text(v) for k, v in self.cfg.changed().items()},
+            "changed": {k: flags.flag_text(v) for k, v in self.cfg.changed().items()},
             "edited_in_file": [
                 k for k in getattr(self.cfg, "edited", ()) if k in self.cfg.changed()
             ],
@@ -403,7 +402,7 @@ def _check_identity(path, script, cfg, data):
 
 
 def _setting(value):
-    return "none" if value is None else flag_text(value)
+    return "none" if value is None else flags.flag_text(value)
 
 
 def _ours(name, folder):

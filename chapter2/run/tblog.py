@@ -1,7 +1,7 @@
 """TensorBoard for a run: Keras' curves, the run's own entry, and reading logs back.
 
 A run's ``logs`` holds three TensorBoard runs: ``train`` and ``validation`` (the per-epoch
-curves, `EpochCurves`) and ``run``, the whole run's settings and figures (hparams.py) and
+curves, `TensorBoard`) and ``run``, the whole run's settings and figures (hparams.py) and
 image strips (`ImageLogger`). The whole-run entry is a folder beside the curves, not ``logs``
 itself: the HParams dashboard lists every scalar in an entry's folder and the folders below it
 as a column, so the per-epoch curves would crowd out the figures.
@@ -27,8 +27,8 @@ def curve(key):
     return folder, "epoch_loss" if name == "loss" else f"epoch_metrics/{name}"
 
 
-class EpochCurves(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard callback (the model graph, no profiler) writing each epoch's logs
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback (the model graph, no profiler), writing each epoch's logs
     where `curve` puts them, and nothing else per epoch:
     not Keras' ``epoch_learning_rate`` (a flat line sorting before the loss; the rates are
     in HParams) nor ``evaluation_<name>_vs_iterations`` (the validation values again)."""
@@ -59,10 +59,6 @@ class EpochCurves(keras.callbacks.TensorBoard):
         for writer in self._curve_writers.values():
             writer.close()
         self._curve_writers.clear()
-
-
-# The TensorBoard callback of a run, writing the curves under its `log_dir`.
-keras_tensorboard = EpochCurves
 
 
 def whole_run_dir(log_dir):

@@ -45,12 +45,11 @@ def evaluation_track():
         ],
         free=(0, 10),
     )
-    # both lines, early in the last bend
     gaps = [
         (0, 7.6, 8.8),  # the left line is missing in the right-hand bend
         (1, 10.5, 11.7),  # the right line, outside the next left-hand bend
         (1, 19.6, 20.8),  # on the far straight
-        (0, 22.5, 23.0),
+        (0, 22.5, 23.0),  # both lines, early in the last bend
         (1, 22.5, 23.0),
     ]
     shadows = [
